@@ -1,0 +1,65 @@
+"""Command line for the workflow's jobs: `python -m lessonbench STEP --option path ...`.
+
+Only argument parsing lives here; each step is a `*_step(args)` function in the library
+module it belongs to, imported when that step runs. Paths come from the rules' input/output blocks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+STEPS = {
+    "prepare-data": "lessonbench.data:prepare_data_step",
+    "train": "lessonbench.experiment:train_step",
+    "collect": "lessonbench.tables:collect_step",
+    "figures": "lessonbench.figures:figures_step",
+    "report": "lessonbench.report:report_step",
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lessonbench", description=__doc__)
+    sub = p.add_subparsers(dest="step", required=True)
+
+    s = sub.add_parser("prepare-data", help="split digits, fit the scaler")
+    s.add_argument("--data", required=True, help="data settings as JSON")
+    s.add_argument("--split", required=True)
+    s.add_argument("--scaler", required=True)
+
+    s = sub.add_parser("train", help="train every seed of one experiment")
+    s.add_argument("--experiment", required=True)
+    s.add_argument("--spec", required=True, help="training spec as JSON")
+    s.add_argument("--threads", type=int, default=1, help="torch threads (fixed, for bit-identical results)")
+    for name in ("split", "scaler", "history", "runs", "test-probs", "weights", "timing"):
+        s.add_argument(f"--{name}", required=True)
+
+    s = sub.add_parser("collect", help="tidy tables from every experiment's runs")
+    s.add_argument("--specs", required=True, help="resolved experiments as a JSON list")
+    s.add_argument("--outdir", required=True)
+    for name in ("runs", "history", "test-probs", "timing"):
+        s.add_argument(f"--{name}", nargs="+", required=True)
+
+    for step in ("figures", "report"):
+        s = sub.add_parser(step)
+        for name in ("tables", "leaderboard", "small-multiples", "confusion", "errors", "showcase"):
+            s.add_argument(f"--{name}", required=True)
+        s.add_argument("--sections", nargs="+", required=True)
+        s.add_argument("--section-figures", nargs="+", required=True)
+    sub.choices["figures"].add_argument("--split", required=True)
+    for name in ("scaler", "config-hash", "html", "pdf"):
+        sub.choices["report"].add_argument(f"--{name}", required=True)
+    sub.choices["report"].add_argument("--threads", type=int, default=1)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    module, func = STEPS[args.step].split(":")
+    getattr(importlib.import_module(module), func)(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

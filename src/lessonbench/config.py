@@ -1,0 +1,166 @@
+"""Experiment files: load YAML safely, validate against the JSON Schema, merge defaults."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "experiments.schema.yaml"
+N_DIGITS = 1797  # samples in sklearn.datasets.load_digits
+DATA_DEFAULTS = {"scaler_fit": "train", "test_size": 0.2, "val_size": 360, "split_seed": 42}
+TRAINING_KEYS = ("seeds", "epochs", "batch_size", "model", "optimizer")
+
+
+class ConfigError(ValueError):
+    """A problem in an experiment file: says which file, which field, what was expected."""
+
+    def __init__(self, path, field: str, problem: str):
+        self.path, self.field, self.problem = str(path), field, problem
+        super().__init__(f"{path}: {field or '(top level)'}: {problem}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_schema() -> dict:
+    """The experiment-file JSON Schema, parsed."""
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def read_yaml(path) -> dict:
+    """Parse one experiment file; syntax errors and duplicate keys become ConfigError."""
+    path = Path(path)
+    try:
+        doc = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (SafeLoader subclass)
+    except FileNotFoundError:
+        raise ConfigError(path, "", "file not found") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(path, "", f"not valid YAML: {err}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(path, "", f"expected a mapping with an 'experiments' key, got {type(doc).__name__}")
+    return doc
+
+
+def _field(error) -> str:
+    return ".".join(str(p) for p in error.absolute_path)
+
+
+def _explain(error) -> str:
+    """jsonschema's message plus what was expected, in words a YAML author can act on."""
+    msg = error.message
+    if error.validator == "additionalProperties":
+        msg += f"; allowed keys: {', '.join(sorted(error.schema.get('properties', {})))}"
+    elif error.validator == "type" and isinstance(error.instance, str):
+        try:
+            float(error.instance)
+            msg += " (YAML 1.1 reads '1e-2' as text: write 1.0e-2 or 0.01)"
+        except ValueError:
+            pass
+    elif "propertyNames" in error.schema_path:
+        expected = ("one of: " + ", ".join(error.validator_value) if error.validator == "enum"
+                    else f"lower-case snake_case matching {error.validator_value}")
+        msg = f"key {error.instance!r} is not accepted here; expected {expected}"
+    return msg
+
+
+def validate(doc: dict, path, schema: dict | None = None, ref: str | None = None, prefix: str = "") -> None:
+    """Raise ConfigError for the most relevant schema violation in doc (or in its `ref` definition)."""
+    schema = schema or load_schema()
+    if ref:
+        schema = {"$defs": schema["$defs"], "$ref": f"#/$defs/{ref}"}
+    error = best_match(Draft202012Validator(schema).iter_errors(doc))
+    if error is not None:
+        raise ConfigError(path, ".".join(filter(None, [prefix, _field(error)])), _explain(error))
+
+
+def merge(default: dict, override: dict) -> dict:
+    """Deep-merge override into default; a block with a `name` replaces the default block whole."""
+    out = copy.deepcopy(default)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and "name" not in value:
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def split_sizes(data: dict) -> dict:
+    """Sample counts of the train/val/test parts, as sklearn's train_test_split makes them."""
+    n_test = math.ceil(data["test_size"] * N_DIGITS)
+    n_val = data["val_size"]
+    return {"train": N_DIGITS - n_test - n_val, "val": n_val, "test": n_test}
+
+
+def resolve_file(path, schema: dict | None = None) -> tuple[dict, dict]:
+    """Validate one experiment file; return (data settings, {id: resolved spec})."""
+    schema = schema or load_schema()
+    doc = read_yaml(path)
+    validate(doc, path, schema)
+    data = {**DATA_DEFAULTS, **doc.get("data", {})}
+    sizes = split_sizes(data)
+    if sizes["train"] < 1:
+        raise ConfigError(path, "data.val_size", f"leaves {sizes['train']} training samples; expected at least 1")
+    specs = {}
+    for exp_id, entry in doc["experiments"].items():
+        body = {"section": "other", "title": exp_id, "description": "", **merge(doc.get("defaults", {}), entry)}
+        validate(body, path, schema, ref="resolved_experiment", prefix=f"experiments.{exp_id}")
+        spec = {"id": exp_id, **body}
+        if spec["batch_size"] > sizes["train"]:
+            raise ConfigError(
+                path, f"experiments.{exp_id}.batch_size",
+                f"{spec['batch_size']} is larger than the {sizes['train']} training samples",
+            )
+        specs[exp_id] = spec
+    return data, specs
+
+
+def resolve_experiments(paths) -> tuple[dict, dict]:
+    """Resolve several experiment files into (data settings, {id: spec}); ids must be unique."""
+    schema = load_schema()
+    data, specs, origin = None, {}, {}
+    for path in paths:
+        file_data, file_specs = resolve_file(path, schema)
+        if data is not None and file_data != data:
+            raise ConfigError(path, "data", f"differs from {paths[0]}; all files must share one data split")
+        data = file_data
+        for exp_id, spec in file_specs.items():
+            if exp_id in specs:
+                raise ConfigError(path, f"experiments.{exp_id}", f"id already defined in {origin[exp_id]}")
+            specs[exp_id], origin[exp_id] = spec, path
+    if data is None:
+        raise ConfigError("config", "experiment_files", "expected at least one experiment file")
+    return data, specs
+
+
+def training_spec(spec: dict) -> dict:
+    """The part of a spec that changes trained numbers (not titles or descriptions)."""
+    return {key: spec[key] for key in TRAINING_KEYS}
+
+
+def canonical_json(obj) -> str:
+    """A JSON text that is the same for equal values whatever the key order."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def config_hash(data: dict, specs: dict) -> str:
+    """Short SHA-256 of the resolved configuration, for provenance."""
+    return hashlib.sha256(canonical_json({"data": data, "experiments": specs}).encode()).hexdigest()[:16]

@@ -1,0 +1,165 @@
+"""Figures from the tables only: leaderboard, learning curves, confusion matrix, error gallery."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+from pathlib import Path  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from sklearn.metrics import confusion_matrix  # noqa: E402
+
+from lessonbench import fileio  # noqa: E402
+from lessonbench.data import PIXELS  # noqa: E402
+from lessonbench.fileio import log  # noqa: E402
+
+DPI = 150
+PALETTE = "tab10"
+
+
+def save(fig, path) -> None:
+    """PNG at print resolution, without a timestamp, written atomically."""
+    with fileio.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=DPI, format="png", bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+
+
+def colors(experiments) -> dict:
+    return dict(zip(experiments, sns.color_palette(PALETTE, n_colors=max(10, len(experiments)))))
+
+
+def plot_leaderboard(board: pd.DataFrame):
+    """Mean test accuracy per experiment with its 95% bootstrap interval, best at the top."""
+    board = board.sort_values("test_accuracy_mean")
+    fig, ax = plt.subplots(figsize=(7, 0.38 * len(board) + 1.2))
+    y = np.arange(len(board))
+    mean = 100 * board["test_accuracy_mean"]
+    err = 100 * np.vstack([board["test_accuracy_mean"] - board["test_accuracy_ci_low"],
+                           board["test_accuracy_ci_high"] - board["test_accuracy_mean"]])
+    ax.errorbar(mean, y, xerr=err, fmt="o", color="black", ecolor="tab:blue", capsize=3)
+    ax.set_yticks(y, board["experiment"])
+    ax.set_xlabel("test accuracy (%), mean over seeds with 95% bootstrap interval")
+    ax.grid(axis="x", alpha=0.4)
+    return fig
+
+
+def mean_band(history: pd.DataFrame, split: str, column: str) -> pd.DataFrame:
+    """Per-epoch mean, min and max over seeds of one split's column."""
+    rows = history[history["split"] == split]
+    return rows.groupby("epoch")[column].agg(["mean", "min", "max"])
+
+
+def plot_section(history: pd.DataFrame, experiments: list[str], palette: dict):
+    """Validation accuracy (mean, min-max band over seeds) and train-val gap per epoch, overlaid."""
+    fig, (ax_val, ax_gap) = plt.subplots(1, 2, figsize=(11, 4))
+    for exp in experiments:
+        hist = history[history["experiment"] == exp]
+        val = mean_band(hist, "val", "accuracy") * 100
+        ax_val.plot(val.index, val["mean"], color=palette[exp], label=exp)
+        ax_val.fill_between(val.index, val["min"], val["max"], color=palette[exp], alpha=0.2, linewidth=0)
+        wide = hist.pivot_table(index=["seed", "epoch"], columns="split", values="accuracy")
+        gap = ((wide["train"] - wide["val"]) * 100).groupby("epoch").mean()
+        ax_gap.plot(gap.index, gap.values, color=palette[exp], label=exp)
+    ax_val.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy (band: min-max over seeds)")
+    ax_val.set_ylim(max(0, ax_val.get_ylim()[0]), 100)
+    ax_gap.set(xlabel="epoch", ylabel="train - validation accuracy (points)", title="Train-validation gap (mean)")
+    ax_gap.axhline(0, color="grey", linewidth=0.8)
+    for ax in (ax_val, ax_gap):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_small_multiples(history: pd.DataFrame, experiments: list[str]):
+    """One panel per experiment: train and validation accuracy, mean with min-max band over seeds."""
+    cols = 4
+    rows = -(-len(experiments) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows), sharey=True, squeeze=False)
+    for ax, exp in zip(axes.flat, experiments):
+        hist = history[history["experiment"] == exp]
+        for split, color in (("train", "tab:orange"), ("val", "tab:blue")):
+            band = mean_band(hist, split, "accuracy") * 100
+            ax.plot(band.index, band["mean"], color=color, label=split, linewidth=1.2)
+            ax.fill_between(band.index, band["min"], band["max"], color=color, alpha=0.2, linewidth=0)
+        ax.set_title(exp, fontsize=10)
+        ax.set_ylim(50, 101)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(experiments):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8, loc="lower right")
+    fig.supxlabel("epoch")
+    fig.supylabel("accuracy (%)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(probs: pd.DataFrame, title: str):
+    """Confusion matrix of the test predictions in probs (sklearn), as an annotated heatmap."""
+    matrix = confusion_matrix(probs["label"], probs["pred"], labels=range(10))
+    fig, ax = plt.subplots(figsize=(5.5, 4.6))
+    sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax, square=True)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    return fig
+
+
+def plot_error_gallery(errors: pd.DataFrame, cols: int = 6):
+    """Each misclassified test digit as its 8x8 image with true label, prediction and its probability."""
+    n = max(1, len(errors))
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows), squeeze=False)
+    for ax, (_, err) in zip(axes.flat, errors.iterrows()):
+        ax.imshow(err[PIXELS].to_numpy(dtype=float).reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
+        ax.set_title(f"true {err['label']}, pred {err['pred']}\np={err['pred_prob']:.2f}", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[len(errors):]:
+        ax.axis("off")
+    if errors.empty:
+        axes.flat[0].text(0.5, 0.5, "no misclassified test digits", ha="center", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def pick_showcase(board: pd.DataFrame, runs: pd.DataFrame) -> tuple[str, int]:
+    """Experiment with the best mean final validation accuracy, and its seed with the best validation accuracy.
+
+    Uses validation numbers only; ties go to the earlier experiment and the lower seed.
+    """
+    exp = board.loc[board["final_val_accuracy_mean"].idxmax(), "experiment"]
+    seeds = runs[(runs["experiment"] == exp) & runs["diverged_epoch"].isna()].sort_values("seed")
+    return exp, int(seeds.loc[seeds["final_val_accuracy"].idxmax(), "seed"])
+
+
+def misclassified(probs: pd.DataFrame, split_frame: pd.DataFrame) -> pd.DataFrame:
+    """Wrong test predictions joined with their raw pixels, most confident mistakes first."""
+    wrong = probs[probs["pred"] != probs["label"]].copy()
+    wrong["pred_prob"] = wrong[[f"prob_{c}" for c in range(10)]].max(axis=1)
+    pixels = split_frame[split_frame["split"] == "test"][["sample", *PIXELS]]
+    return wrong.merge(pixels, on="sample").sort_values(["pred_prob", "sample"], ascending=[False, True])
+
+
+def figures_step(args) -> None:
+    tables_dir = Path(args.tables)
+    history = pd.read_parquet(tables_dir / "history.parquet")
+    board = pd.read_parquet(tables_dir / "leaderboard.parquet")
+    runs = pd.read_parquet(tables_dir / "runs.parquet")
+    meta = pd.read_parquet(tables_dir / "experiments.parquet")
+    palette = colors(list(meta["experiment"]))
+    save(plot_leaderboard(board), args.leaderboard)
+    save(plot_small_multiples(history, list(meta["experiment"])), args.small_multiples)
+    for section, path in zip(args.sections, args.section_figures):
+        save(plot_section(history, list(meta.loc[meta["section"] == section, "experiment"]), palette), path)
+    exp, seed = pick_showcase(board, runs)
+    probs = pd.read_parquet(tables_dir / "test_probs.parquet")
+    probs = probs[(probs["experiment"] == exp) & (probs["seed"] == seed)]
+    errors = misclassified(probs, pd.read_parquet(args.split))
+    save(plot_confusion(probs, f"{exp}, seed {seed}"), args.confusion)
+    save(plot_error_gallery(errors), args.errors)
+    fileio.write_json({"experiment": exp, "seed": seed, "n_test": len(probs), "n_errors": len(errors)}, args.showcase)
+    log(f"figures written; showcase {exp} seed {seed} with {len(errors)} test errors")

@@ -1,0 +1,110 @@
+"""The report: tables and figures through Jinja2 into one self-contained HTML file, then WeasyPrint to PDF."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from lessonbench import fileio, provenance
+from lessonbench.fileio import log
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "report_templates"
+SECTION_TITLES = {
+    "optimizers": "Optimizers: SGD, Momentum, AdaGrad, Adam",
+    "init": "Weight initialisation: Xavier and He",
+    "regularisation": "Regularisation: BatchNorm, L2, Dropout",
+    "tuned": "The tuned model",
+}
+
+
+def pct(value, digits: int = 1) -> str:
+    """0.9731 -> '97.3' (percent, no sign); missing -> '–'."""
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.{digits}f}"
+
+
+def points(value, digits: int = 1) -> str:
+    """A difference of fractions as signed percentage points: 0.012 -> '+1.2'."""
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:+.{digits}f}"
+
+
+def num(value, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def data_uri(path) -> str:
+    """A PNG file as a data: URI, so the HTML file stands alone."""
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(pct=pct, points=points, num=num, data_uri=data_uri, section_title=section_title)
+    return env
+
+
+def section_title(section: str) -> str:
+    return SECTION_TITLES.get(section, section.replace("_", " ").capitalize())
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """DataFrame rows as dicts with pandas' missing values turned into None."""
+    return [{k: (None if v is pd.NA else v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, info: dict) -> dict:
+    """Everything the template shows, computed here so the template holds no logic."""
+    board = tables["leaderboard"].merge(tables["timings"], on="experiment", how="left")
+    board = board.merge(tables["comparisons"][["experiment", "diff_mean", "diff_ci_low", "diff_ci_high"]],
+                        on="experiment", how="left")
+    meta = tables["experiments"]
+    sections = [{"name": s, "experiments": records(meta[meta["section"] == s]), "figure": figures["sections"][s]}
+                for s in meta["section"].unique()]
+    ranked = board.sort_values("test_accuracy_mean", ascending=False)
+    return {
+        "leaderboard": records(board), "best": records(ranked.head(1))[0], "worst": records(ranked.tail(1))[0],
+        "baseline": tables["comparisons"]["baseline"].iloc[0] if len(tables["comparisons"]) else None,
+        "sections": sections, "figures": figures, "scaler": scaler, "showcase": showcase,
+        "experiments": records(meta), "info": info, "n_seeds": int(board["n_seeds"].max()),
+    }
+
+
+def render_html(context: dict) -> str:
+    return environment().get_template("report.html.j2").render(**context)
+
+
+def render_pdf(html: str, path) -> None:
+    """WeasyPrint PDF; its dates come from the HTML's dcterms meta (SOURCE_DATE_EPOCH when set)."""
+    import weasyprint  # imported here: slow, and only this step needs it
+
+    pdf = weasyprint.HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+    fileio.write_bytes(pdf, path)
+
+
+def run_info(config_hash: str, threads: int) -> dict:
+    info = provenance.collect()
+    info["date_iso"] = info["date"].strftime("%Y-%m-%dT%H:%M:%SZ")
+    info["date_text"] = info["date"].strftime("%d %B %Y, %H:%M UTC")
+    return {**info, "config_hash": config_hash, "torch_threads": threads}
+
+
+def report_step(args) -> None:
+    tables_dir = Path(args.tables)
+    names = ("leaderboard", "timings", "comparisons", "experiments")
+    tables = {name: pd.read_parquet(tables_dir / f"{name}.parquet") for name in names}
+    figs = {"leaderboard": args.leaderboard, "small_multiples": args.small_multiples,
+            "confusion": args.confusion, "errors": args.errors,
+            "sections": dict(zip(args.sections, args.section_figures))}
+    context = build_context(tables, figs, json.loads(Path(args.scaler).read_text()),
+                                json.loads(Path(args.showcase).read_text()), run_info(args.config_hash, args.threads))
+    html = render_html(context)
+    fileio.write_text(html, args.html)
+    render_pdf(html, args.pdf)
+    log(f"report written: {args.html}, {args.pdf}")

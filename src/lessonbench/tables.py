@@ -1,0 +1,123 @@
+"""Tidy tables from the per-experiment runs: history, runs, leaderboard (with bootstrap intervals), timings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from lessonbench import fileio
+from lessonbench.fileio import log
+
+CI_LEVEL = 0.95
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 20250120  # fixed so the interval is a deterministic output
+
+
+def mean_interval(values) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of the mean over seeds (scipy.stats.bootstrap).
+
+    With fewer than two values, or all values equal, the interval collapses to the mean.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return (np.nan, np.nan)
+    if len(values) < 2 or np.ptp(values) == 0:
+        return (float(values.mean()), float(values.mean()))
+    res = stats.bootstrap((values,), np.mean, confidence_level=CI_LEVEL, n_resamples=BOOTSTRAP_RESAMPLES,
+                          method="percentile", rng=np.random.default_rng(BOOTSTRAP_SEED))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def leaderboard_row(runs: pd.DataFrame) -> dict:
+    """Summary of one experiment's seeds; accuracy figures over the seeds that did not diverge."""
+    ok = runs[runs["diverged_epoch"].isna()]
+    low, high = mean_interval(ok["final_test_accuracy"])
+    return {
+        "n_seeds": len(runs),
+        "n_diverged": int(runs["diverged_epoch"].notna().sum()),
+        "divergence_rate": float(runs["diverged_epoch"].notna().mean()),
+        "test_accuracy_mean": ok["final_test_accuracy"].mean(),
+        "test_accuracy_ci_low": low,
+        "test_accuracy_ci_high": high,
+        "test_accuracy_std": ok["final_test_accuracy"].std(ddof=1),
+        "best_val_accuracy_mean": ok["best_val_accuracy"].mean(),
+        "best_val_epoch_mean": ok["best_val_epoch"].mean(),
+        "final_val_accuracy_mean": ok["final_val_accuracy"].mean(),
+        "final_train_accuracy_mean": ok["final_train_accuracy"].mean(),
+        "train_val_gap_mean": (ok["final_train_accuracy"] - ok["final_val_accuracy"]).mean(),
+        "n_params": int(runs["n_params"].iloc[0]),
+    }
+
+
+def make_leaderboard(runs: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
+    """One row per experiment in config order, with section and title from `meta`."""
+    rows = [{"experiment": exp, **leaderboard_row(group)} for exp, group in runs.groupby("experiment", sort=False)]
+    board = meta[["experiment", "section", "title", "epochs"]].merge(pd.DataFrame(rows), on="experiment")
+    board["rank"] = board["test_accuracy_mean"].rank(ascending=False, method="min").astype("Int64")
+    return board
+
+
+def make_timings(timings: list[dict]) -> pd.DataFrame:
+    """Wall time per seed and host per experiment: not deterministic, kept apart from the numbers."""
+    return pd.DataFrame([
+        {"experiment": t["experiment"], "seconds_per_seed_mean": float(np.mean(t["seconds_per_seed"])),
+         "seconds_total": float(np.sum(t["seconds_per_seed"])), "host": t["host"], "cpu": t["cpu"]}
+        for t in timings
+    ])
+
+
+def experiment_meta(specs: dict) -> pd.DataFrame:
+    """Section, title, description and the main settings of each experiment, in config order."""
+    return pd.DataFrame([
+        {"experiment": exp, "section": s["section"], "title": s["title"], "description": s["description"],
+         "seeds": s["seeds"], "epochs": s["epochs"], "batch_size": s["batch_size"],
+         "activation": s["model"]["activation"], "hidden": "-".join(map(str, s["model"]["hidden"])),
+         "batchnorm": s["model"]["batchnorm"], "dropout": s["model"]["dropout"],
+         "init": s["model"]["init"]["name"], "optimizer": describe_block(s["optimizer"])}
+        for exp, s in specs.items()
+    ])
+
+
+def describe_block(block: dict) -> str:
+    """'sgd(lr=0.1, momentum=0.9)' for an optimizer or init block."""
+    args = ", ".join(f"{k}={v}" for k, v in block.items() if k != "name")
+    return f"{block['name']}({args})"
+
+
+def paired_differences(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Test-accuracy difference of each experiment against `baseline`, paired by seed.
+
+    Seed k of both experiments shares its shuffling order, so the per-seed difference
+    removes that source of noise; the interval is a bootstrap over the paired seeds.
+    """
+    wide = runs[runs["diverged_epoch"].isna()].pivot(index="seed", columns="experiment", values="final_test_accuracy")
+    rows = []
+    for exp in runs["experiment"].unique():
+        if exp == baseline or baseline not in wide:
+            continue
+        diff = (wide[exp] - wide[baseline]).dropna()
+        low, high = mean_interval(diff)
+        rows.append({"experiment": exp, "baseline": baseline, "n_pairs": len(diff), "diff_mean": diff.mean(),
+                     "diff_ci_low": low, "diff_ci_high": high, "share_better": float((diff > 0).mean())})
+    return pd.DataFrame(rows, columns=["experiment", "baseline", "n_pairs", "diff_mean", "diff_ci_low",
+                                       "diff_ci_high", "share_better"])
+
+
+def collect_step(args) -> None:
+    specs = {spec["id"]: spec for spec in json.loads(args.specs)}  # a list: keeps the config's order
+    meta = experiment_meta(specs)
+    runs = pd.concat([pd.read_parquet(p) for p in args.runs], ignore_index=True)
+    out = Path(args.outdir)
+    fileio.write_table(meta, out / "experiments")
+    fileio.write_table(pd.concat([pd.read_parquet(p) for p in args.history], ignore_index=True), out / "history")
+    fileio.write_table(runs, out / "runs")
+    fileio.write_table(pd.concat([pd.read_parquet(p) for p in args.test_probs], ignore_index=True), out / "test_probs")
+    fileio.write_table(make_leaderboard(runs, meta), out / "leaderboard")
+    fileio.write_table(paired_differences(runs, next(iter(specs))), out / "comparisons")
+    fileio.write_table(make_timings([json.loads(Path(p).read_text()) for p in args.timing]), out / "timings")
+    log(f"tables for {len(specs)} experiments written to {out}")

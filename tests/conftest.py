@@ -1,0 +1,38 @@
+"""Shared fixtures: the repository, the lesson's experiment file, small data for fast tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lessonbench.config import resolve_experiments
+from lessonbench.data import fit_scaler, load_part, split_digits
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSON = ROOT / "experiments" / "lesson.yaml"
+
+
+@pytest.fixture(scope="session")
+def lesson():
+    """(data settings, {id: spec}) of experiments/lesson.yaml."""
+    return resolve_experiments([LESSON])
+
+
+@pytest.fixture(scope="session")
+def split_frame(lesson) -> pd.DataFrame:
+    return split_digits(lesson[0])
+
+
+@pytest.fixture(scope="session")
+def tensors(lesson, split_frame) -> dict:
+    """Standardised train/val/test tensors of the lesson's split."""
+    scaler = fit_scaler(split_frame, lesson[0]["scaler_fit"])
+    return {part: load_part(split_frame, scaler, part) for part in ("train", "val", "test")}
+
+
+@pytest.fixture
+def small_data(tensors) -> dict:
+    """200 training and 100 validation samples: enough to train one short epoch quickly."""
+    return {"train": tuple(t[:200] for t in tensors["train"]), "val": tuple(t[:100] for t in tensors["val"])}

@@ -1,0 +1,57 @@
+"""Metric definitions against scikit-learn and scipy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, log_loss
+
+from lessonbench.models import build_model
+from lessonbench.tables import leaderboard_row, mean_interval, paired_differences
+from lessonbench.training import evaluate
+
+
+def test_evaluate_matches_sklearn(tensors):
+    model = build_model({"hidden": [20], "activation": "tanh", "batchnorm": False, "dropout": 0.0})
+    x, y = tensors["val"]
+    scores = evaluate(model, x, y)
+    probs = scores["probs"].double().numpy()
+    probs /= probs.sum(1, keepdims=True)  # float32 softmax sums to 1 within 1e-7
+    assert scores["accuracy"] == pytest.approx(accuracy_score(y.numpy(), probs.argmax(1)))
+    assert scores["loss"] == pytest.approx(log_loss(y.numpy(), probs, labels=range(10)), rel=1e-5)
+
+
+def test_interval_brackets_the_mean_and_narrows_with_data():
+    rng = np.random.default_rng(0)
+    small, large = rng.normal(0.95, 0.01, 10), rng.normal(0.95, 0.01, 1000)
+    lo_s, hi_s = mean_interval(small)
+    lo_l, hi_l = mean_interval(large)
+    assert lo_s < small.mean() < hi_s and lo_l < large.mean() < hi_l
+    assert hi_l - lo_l < hi_s - lo_s
+    assert mean_interval([0.9, 0.9, 0.9]) == (0.9, 0.9)
+    assert mean_interval(small) == mean_interval(small)  # seeded: a deterministic output
+
+
+def runs_frame(exp, accs, diverged=()):
+    return pd.DataFrame({
+        "experiment": exp, "seed": range(len(accs)), "final_test_accuracy": accs,
+        "final_val_accuracy": accs, "final_train_accuracy": [a + 0.01 for a in accs],
+        "best_val_accuracy": accs, "best_val_epoch": 5, "n_params": 10,
+        "diverged_epoch": pd.array([3 if s in diverged else None for s in range(len(accs))], dtype="Int64"),
+    })
+
+
+def test_leaderboard_row_excludes_diverged_seeds():
+    row = leaderboard_row(runs_frame("a", [0.9, 0.8, np.nan], diverged=(2,)))
+    assert row["n_diverged"] == 1 and row["divergence_rate"] == pytest.approx(1 / 3)
+    assert row["test_accuracy_mean"] == pytest.approx(0.85)
+    assert row["train_val_gap_mean"] == pytest.approx(0.01)
+
+
+def test_paired_differences_pair_by_seed():
+    runs = pd.concat([runs_frame("base", [0.90, 0.80, 0.85]), runs_frame("b", [0.91, 0.82, 0.88])])
+    diff = paired_differences(runs, "base").iloc[0]
+    assert diff["diff_mean"] == pytest.approx(0.02) and diff["share_better"] == 1.0
+    assert diff["diff_ci_low"] > 0
+

@@ -1,0 +1,70 @@
+"""Training: every lesson experiment trains; seeds are independent; divergence is a result."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from lessonbench.training import seed_streams, summarise_seed, train_seed
+
+QUIET = dict(log=lambda message: None)
+
+
+def short(spec: dict, epochs: int = 1) -> dict:
+    return {**copy.deepcopy(spec), "epochs": epochs}
+
+
+@pytest.fixture(scope="module")
+def lesson_specs(lesson):
+    return lesson[1]
+
+
+def test_contract_every_lesson_experiment_trains_one_epoch(lesson_specs, small_data, tensors):
+    for exp_id, spec in lesson_specs.items():
+        run = train_seed(short(spec), seed=0, data=small_data, **QUIET)
+        assert run.diverged_epoch is None, exp_id
+        assert [(r["epoch"], r["split"]) for r in run.history] == [(1, "train"), (1, "val")], exp_id
+        assert all(0 <= r["accuracy"] <= 1 and math.isfinite(r["loss"]) for r in run.history), exp_id
+        row, probs = summarise_seed(run, {**small_data, "test": tensors["test"], "test_samples": range(360)})
+        assert probs.shape == (360, 14) and row["final_test_accuracy"] >= 0, exp_id
+        torch.testing.assert_close(torch.tensor(probs.filter(like="prob_").sum(axis=1).to_numpy()),
+                                   torch.ones(360, dtype=torch.float64), atol=1e-5, rtol=0)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(lesson_specs, small_data):
+    spec = short(lesson_specs["dropout"], epochs=2)  # dropout: exercises the dropout stream too
+    a, b, c = (train_seed(spec, seed, small_data, **QUIET) for seed in (3, 3, 4))
+    assert a.history == b.history
+    assert a.history != c.history
+
+
+def test_a_seed_does_not_depend_on_what_ran_before(lesson_specs, small_data):
+    spec = short(lesson_specs["lesson_best"], epochs=2)
+    alone = train_seed(spec, 1, small_data, **QUIET)
+    torch.manual_seed(12345)  # whatever state the previous seed left behind
+    train_seed(spec, 0, small_data, **QUIET)
+    after_other = train_seed(spec, 1, small_data, **QUIET)
+    assert alone.history == after_other.history
+
+
+def test_streams_differ_per_seed_and_purpose():
+    streams = [seed_streams(s) for s in range(3)]
+    values = [v for s in streams for v in s.values()]
+    assert len(set(values)) == len(values)
+    assert seed_streams(2) == streams[2]
+
+
+def test_divergence_is_recorded_not_raised(lesson_specs, small_data, tensors):
+    spec = short(lesson_specs["sgd_uniform"], epochs=5)
+    spec["optimizer"] = {"name": "sgd", "lr": 1e6}
+    spec["model"] = {**spec["model"], "activation": "relu", "init": {"name": "kaiming_uniform"}}
+    run = train_seed(spec, 0, small_data, **QUIET)
+    assert run.diverged_epoch is not None
+    history = pd.DataFrame(run.history)
+    assert history.empty or history["epoch"].max() < run.diverged_epoch  # curves stop at divergence
+    row, _ = summarise_seed(run, {**small_data, "test": tensors["test"], "test_samples": range(360)})
+    assert row["diverged_epoch"] == run.diverged_epoch and math.isnan(row["final_test_accuracy"])

@@ -1,0 +1,39 @@
+# Shared state of the workflow: the resolved experiments (validated before any job),
+# the library sources each step runs, and the final targets.
+import sys
+from pathlib import Path
+
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+# Jobs run this Python (the one running Snakemake, e.g. .venv's, even if not activated)
+# and import the library from this checkout, whatever else is installed.
+shell.prefix(f"export PATH={Path(sys.executable).parent}:$PATH PYTHONPATH={SRC}:$PYTHONPATH; ")
+from lessonbench.config import ConfigError, canonical_json, config_hash, resolve_experiments, training_spec
+
+try:
+    DATA, SPECS = resolve_experiments(config["experiment_files"])
+except ConfigError as err:
+    raise WorkflowError(f"invalid experiment file: {err}") from None
+
+EXPERIMENTS = list(SPECS)
+SECTIONS = list(dict.fromkeys(spec["section"] for spec in SPECS.values()))
+LIB = "src/lessonbench/"
+# Source files each step runs: inputs, so a real edit reruns the step (checksummed, a touch does not).
+CODE = {
+    "data": [LIB + f for f in ("cli.py", "data.py", "fileio.py")],
+    "train": [LIB + f for f in ("cli.py", "data.py", "fileio.py", "experiment.py", "training.py",
+                                "models.py", "registries.py")],
+    "tables": [LIB + f for f in ("cli.py", "fileio.py", "tables.py")],
+    "figures": [LIB + f for f in ("cli.py", "fileio.py", "figures.py", "data.py")],
+    "report": [LIB + f for f in ("cli.py", "fileio.py", "report.py", "provenance.py")]
+    + ["report_templates/report.html.j2", "report_templates/report.css"],
+}
+
+
+def get_training_spec(wildcards):
+    """The part of one experiment that changes its numbers, in canonical JSON (key order ignored)."""
+    return canonical_json(training_spec(SPECS[wildcards.experiment]))
+
+
+def get_final_output():
+    return ["results/report/report.pdf", "results/report/report.html"]

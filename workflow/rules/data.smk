@@ -1,0 +1,14 @@
+rule prepare_data:
+    input:
+        CODE["data"],
+    output:
+        split="results/data/split.parquet",
+        scaler="results/data/scaler.json",
+    params:
+        data=canonical_json(DATA),
+    log:
+        "results/logs/prepare_data.log",
+    threads: 1
+    shell:
+        "python -m lessonbench prepare-data --data {params.data:q}"
+        " --split {output.split:q} --scaler {output.scaler:q} > {log:q} 2>&1"

@@ -1,0 +1,28 @@
+FIGURES = {
+    "leaderboard": "results/figures/leaderboard.png",
+    "small_multiples": "results/figures/curves_all.png",
+    "confusion": "results/figures/confusion.png",
+    "errors": "results/figures/errors.png",
+    "showcase": "results/figures/showcase.json",
+}
+SECTION_FIGURES = [f"results/figures/curves_{section}.png" for section in SECTIONS]
+
+
+rule draw_figures:
+    input:
+        code=CODE["figures"],
+        tables=rules.collect_tables.output,
+        split="results/data/split.parquet",
+    output:
+        **FIGURES,
+        sections=SECTION_FIGURES,
+    params:
+        sections=SECTIONS,
+    log:
+        "results/logs/draw_figures.log",
+    threads: 1
+    shell:
+        "python -m lessonbench figures --tables results/tables --split {input.split:q}"
+        " --leaderboard {output.leaderboard:q} --small-multiples {output.small_multiples:q}"
+        " --confusion {output.confusion:q} --errors {output.errors:q} --showcase {output.showcase:q}"
+        " --sections {params.sections:q} --section-figures {output.sections:q} > {log:q} 2>&1"
