@@ -64,7 +64,7 @@ def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, inf
     board = tables["leaderboard"].merge(tables["timings"], on="experiment", how="left")
     board = board.merge(tables["comparisons"][["experiment", "diff_mean", "diff_ci_low", "diff_ci_high"]],
                         on="experiment", how="left")
-    meta = tables["experiments"]
+    meta = tables["experiments"].merge(tables["leaderboard"][["experiment", "n_params"]], on="experiment")
     sections = [{"name": s, "experiments": records(meta[meta["section"] == s]), "figure": figures["sections"][s]}
                 for s in meta["section"].unique()]
     ranked = board.sort_values("test_accuracy_mean", ascending=False)
