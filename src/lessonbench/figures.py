@@ -35,7 +35,7 @@ def colors(experiments) -> dict:
 def plot_leaderboard(board: pd.DataFrame):
     """Mean test accuracy per experiment with its 95% bootstrap interval, best at the top."""
     board = board.sort_values("test_accuracy_mean")
-    fig, ax = plt.subplots(figsize=(7, 0.38 * len(board) + 1.2))
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(board) + 1.0))
     y = np.arange(len(board))
     mean = 100 * board["test_accuracy_mean"]
     err = 100 * np.vstack([board["test_accuracy_mean"] - board["test_accuracy_ci_low"],
@@ -54,23 +54,28 @@ def mean_band(history: pd.DataFrame, split: str, column: str) -> pd.DataFrame:
 
 
 def plot_section(history: pd.DataFrame, experiments: list[str], palette: dict):
-    """Validation accuracy (mean, min-max band over seeds) and train-val gap per epoch, overlaid."""
-    fig, (ax_val, ax_gap) = plt.subplots(1, 2, figsize=(11, 4))
+    """Validation accuracy (mean, min-max band over seeds) in full and zoomed, and the train-val gap per epoch."""
+    fig, (ax_val, ax_zoom, ax_gap) = plt.subplots(1, 3, figsize=(14, 4))
+    settled = []
     for exp in experiments:
         hist = history[history["experiment"] == exp]
         val = mean_band(hist, "val", "accuracy") * 100
-        ax_val.plot(val.index, val["mean"], color=palette[exp], label=exp)
-        ax_val.fill_between(val.index, val["min"], val["max"], color=palette[exp], alpha=0.2, linewidth=0)
+        for ax in (ax_val, ax_zoom):
+            ax.plot(val.index, val["mean"], color=palette[exp], label=exp, linewidth=1.2)
+            ax.fill_between(val.index, val["min"], val["max"], color=palette[exp], alpha=0.2, linewidth=0)
+        settled.append(val["mean"].iloc[len(val) // 2:].min())
         wide = hist.pivot_table(index=["seed", "epoch"], columns="split", values="accuracy")
         gap = ((wide["train"] - wide["val"]) * 100).groupby("epoch").mean()
-        ax_gap.plot(gap.index, gap.values, color=palette[exp], label=exp)
-    ax_val.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy (band: min-max over seeds)")
+        ax_gap.plot(gap.index, gap.values, color=palette[exp], label=exp, linewidth=1.2)
+    ax_val.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
     ax_val.set_ylim(max(0, ax_val.get_ylim()[0]), 100)
+    ax_zoom.set(xlabel="epoch", title="Validation accuracy, zoomed")
+    ax_zoom.set_ylim(max(0, min(settled) - 2), 100)
     ax_gap.set(xlabel="epoch", ylabel="train - validation accuracy (points)", title="Train-validation gap (mean)")
     ax_gap.axhline(0, color="grey", linewidth=0.8)
-    for ax in (ax_val, ax_gap):
+    for ax in (ax_val, ax_zoom, ax_gap):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    ax_val.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 
