@@ -55,8 +55,9 @@ def section_title(section: str) -> str:
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
-    """DataFrame rows as dicts with pandas' missing values turned into None."""
-    return [{k: (None if v is pd.NA else v) for k, v in row.items()} for row in frame.to_dict("records")]
+    """DataFrame rows as dicts, missing values (NaN, NA) as None for the template."""
+    return [{k: (None if not isinstance(v, str | list) and pd.isna(v) else v) for k, v in row.items()}
+            for row in frame.to_dict("records")]
 
 
 def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, info: dict) -> dict:
