@@ -88,13 +88,35 @@ BAD = {
     "unknown activation": ("  a: {model: {activation: swish}}\n", "experiments.a.model.activation", "swish"),
     "ill-formed id": ("  Bad-Id: {epochs: 1}\n", "experiments", "Bad-Id"),
     "batch larger than training set": ("  a: {batch_size: 5000}\n", "experiments.a.batch_size", "1077"),
+    "unknown key in an init block": ("  a: {model: {init: {name: uniform, std: 0.1}}}\n",
+                                     "experiments.a.model.init", "'std'"),
+    "wrong type": ("  a: {model: {hidden: '100'}}\n", "experiments.a.model.hidden", "array"),
+    "zero seeds": ("  a: {seeds: 0}\n", "experiments.a.seeds", "minimum"),
+    "unknown key in an entry": ("  a: {epoch: 3}\n", "experiments.a", "'epoch'"),
 }
-
 
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_input_names_file_field_and_expectation(tmp_path, case):
     entry, field, words = BAD[case]
     path = write(tmp_path, BASE + entry)
+    with pytest.raises(ConfigError) as err:
+        resolve_experiments([path])
+    message = str(err.value)
+    assert str(path) in message and f": {field}:" in message and words in message, message
+
+
+ENTRY = "  a: {epochs: 1}\n"
+TOP_LEVEL = {
+    "unknown top-level key": (BASE + ENTRY + "experimentz: {}\n", "(top level)", "experimentz"),
+    "unknown data key": ("data: {scaler: all}\n" + BASE + ENTRY, "data", "scaler"),
+    "bad scaler choice": ("data: {scaler_fit: test}\n" + BASE + ENTRY, "data.scaler_fit", "'train', 'all'"),
+}
+
+
+@pytest.mark.parametrize("case", list(TOP_LEVEL))
+def test_bad_top_level_blocks(tmp_path, case):
+    text, field, words = TOP_LEVEL[case]
+    path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
         resolve_experiments([path])
     message = str(err.value)

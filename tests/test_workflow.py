@@ -2,19 +2,27 @@
 
 Checks: dry run, full run, a readable PDF naming every experiment, a second run plans nothing,
 touching code or reordering YAML plans nothing, editing one experiment plans only it and what
-depends on it, a code edit reruns the steps that run that code, byte-identical tables from two
-clean runs, and bad input stopping before any job.
+depends on it, a code edit reruns the steps that run that code, byte-identical tables and PDF from
+two clean runs (--cores 2 and 1), bad input stopping before any job, a diverging experiment and a
+hostile title rendered safely, a killed job rerun alone, --keep-going past a failing experiment,
+and the pipeline's own determinism check.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pandas as pd
+import psutil
 import pytest
+import torch
 import yaml
 from pypdf import PdfReader
 
@@ -22,8 +30,12 @@ from .conftest import ROOT
 
 pytestmark = pytest.mark.workflow
 COPY = ["Snakefile", "workflow", "src", "experiments", "config", "report_templates"]
-DETERMINISTIC = ["experiments", "history", "runs", "test_probs", "leaderboard", "comparisons"]
+DETERMINISTIC = [f"results/tables/{t}.{ext}" for t in ("experiments", "history", "runs", "test_probs",
+                                                         "leaderboard", "comparisons") for ext in ("parquet", "csv")]
+DETERMINISTIC += ["results/runs/adam/weights.pt", "results/runs/lesson_best/weights.pt", "results/report/report.pdf"]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+ENV = {**os.environ, "SOURCE_DATE_EPOCH": "1767225600"}  # a byte-stable PDF
+HOSTILE = "<script>alert(1)</script>"
 
 
 def make_tree(dest: Path) -> Path:
@@ -36,14 +48,20 @@ def make_tree(dest: Path) -> Path:
     doc["defaults"]["seeds"] = 2
     for entry in doc["experiments"].values():
         entry["epochs"] = 2
+    doc["experiments"]["adam"]["title"] = HOSTILE
+    doc["experiments"]["diverges"] = {  # ReLU with a huge step: every seed's loss becomes non-finite
+        "section": "stress", "title": "Diverges", "epochs": 2,
+        "model": {"activation": "relu", "init": {"name": "kaiming_uniform"}},
+        "optimizer": {"name": "sgd", "lr": 100.0}}
     (dest / "experiments" / "tiny.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    (dest / "config" / "config.yaml").write_text("experiment_files: [experiments/tiny.yaml]\ntorch_threads: 1\n")
+    (dest / "config" / "config.yaml").write_text(
+        "experiment_files: [experiments/tiny.yaml]\ntorch_threads: 1\nverify_experiment: lesson_best\n")
     return dest
 
 
 def snakemake(tree: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run([SNAKEMAKE, "--cores", "2", *args], cwd=tree, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=900)
+                          stdin=subprocess.DEVNULL, timeout=900, env=ENV)
     if check and proc.returncode != 0:
         pytest.fail(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
@@ -78,7 +96,22 @@ def run_tree(tmp_path_factory) -> Path:
     return tree
 
 
-def test_report_names_every_experiment(run_tree):
+@pytest.fixture(scope="module")
+def first_run(run_tree) -> dict[str, bytes]:
+    """The deterministic files as the first clean run left them, before other tests edit the tree."""
+    return {name: (run_tree / name).read_bytes() for name in DETERMINISTIC}
+
+
+def test_two_clean_runs_give_identical_files(first_run, tmp_path_factory):
+    other = make_tree(tmp_path_factory.mktemp("again"))
+    snakemake(other, "--cores", "1")  # a different --cores must not change a bit
+    for name, data in first_run.items():
+        assert (other / name).read_bytes() == data, name
+    weights = torch.load(other / "results/runs/adam/weights.pt", weights_only=True)
+    assert sorted(weights) == [0, 1] and weights[0]["0.weight"].shape == (100, 64)
+
+
+def test_report_names_every_experiment(run_tree, first_run):
     pdf = PdfReader(run_tree / "results" / "report" / "report.pdf")
     text = " ".join(page.extract_text() for page in pdf.pages)
     for exp in yaml.safe_load((run_tree / "experiments" / "tiny.yaml").read_text())["experiments"]:
@@ -86,6 +119,16 @@ def test_report_names_every_experiment(run_tree):
     assert len(pdf.outline) >= 5 and len(pdf.pages) >= 8
     html = (run_tree / "results" / "report" / "report.html").read_text()
     assert "data:image/png;base64," in html and "src=\"results/" not in html
+    assert HOSTILE not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_divergence_is_a_result(run_tree, first_run):
+    board = pd.read_parquet(run_tree / "results/tables/leaderboard.parquet").set_index("experiment")
+    assert board.loc["diverges", "n_diverged"] == 2 and board.loc["diverges", "divergence_rate"] == 1.0
+    assert pd.isna(board.loc["diverges", "test_accuracy_mean"])
+    assert board.loc["adam", "n_diverged"] == 0
+    history = pd.read_parquet(run_tree / "results/tables/history.parquet")
+    assert history[history["experiment"] == "diverges"].empty  # curves stop at divergence (epoch 1 here)
 
 
 def test_rerun_plans_nothing_and_touch_or_reorder_changes_nothing(run_tree):
@@ -123,18 +166,6 @@ def test_code_edit_reruns_only_the_steps_that_run_it(run_tree):
         path.write_text(original)
 
 
-def test_two_clean_runs_give_identical_tables(run_tree, tmp_path_factory):
-    other = make_tree(tmp_path_factory.mktemp("again"))
-    snakemake(other, "--cores", "1")  # a different --cores must not change a bit
-    for table in DETERMINISTIC:
-        for ext in ("parquet", "csv"):
-            name = f"results/tables/{table}.{ext}"
-            assert (run_tree / name).read_bytes() == (other / name).read_bytes(), name
-    for exp in ("adam", "lesson_best"):
-        name = f"results/runs/{exp}/weights.pt"
-        assert (run_tree / name).read_bytes() == (other / name).read_bytes(), name
-
-
 def test_bad_input_stops_before_any_job(run_tree):
     path = run_tree / "experiments" / "tiny.yaml"
     original = path.read_text()
@@ -147,3 +178,78 @@ def test_bad_input_stops_before_any_job(run_tree):
     assert proc.returncode != 0
     assert "experiments/tiny.yaml" in proc.stderr and "momentun" in proc.stderr, proc.stderr[-2000:]
     assert {p: p.stat().st_mtime_ns for p in (run_tree / "results").rglob("*")} == before
+
+
+def edit_experiment(tree: Path, exp: str, **changes) -> str:
+    """Set fields of one experiment in the tiny file; return the original text to restore."""
+    path = tree / "experiments" / "tiny.yaml"
+    original = path.read_text()
+    doc = yaml.safe_load(original)
+    doc["experiments"][exp].update(changes)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return original
+
+
+def restore(tree: Path, original: str) -> None:
+    (tree / "experiments" / "tiny.yaml").write_text(original)
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_killed_job_leaves_nothing_and_reruns_alone(run_tree):
+    original = edit_experiment(run_tree, "lesson_best", epochs=400)  # long enough to be killed part way
+    log = run_tree / "results/logs/train_experiment/lesson_best.log"
+    outputs = run_tree / "results/runs/lesson_best"
+    log.unlink()  # the earlier run's log would show progress already
+    try:
+        with open(run_tree / "kill-run.log", "w") as out:
+            proc = subprocess.Popen([SNAKEMAKE, "--cores", "2"], cwd=run_tree, env=ENV, stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            wait_for(lambda: log.exists() and "epoch" in log.read_text(), 120, "training progress")
+            trainers = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                        if "lesson_best" in " ".join(p.cmdline()) and "train" in p.cmdline()]
+            assert len(trainers) == 1, "training process not found"
+            for p in trainers:
+                p.send_signal(signal.SIGKILL)
+            assert proc.wait(timeout=300) != 0
+        assert sorted(p.name for p in outputs.iterdir()) == [] if outputs.exists() else True
+        assert planned(run_tree) == {"train_experiment": ["lesson_best"], "collect_tables": [""],
+                                     "draw_figures": [""], "render_report": [""]}
+    finally:
+        restore(run_tree, original)
+    snakemake(run_tree)
+    assert planned(run_tree) == {}
+
+
+def test_keep_going_past_a_failing_experiment(run_tree):
+    # BatchNorm cannot normalise a last batch of one sample: 1077 % 2 == 1, so training raises.
+    original = edit_experiment(run_tree, "batchnorm", batch_size=2)
+    edit_experiment(run_tree, "adam", optimizer={"name": "adam", "lr": 0.005})
+    before = (run_tree / "results/runs/adam/runs.parquet").stat().st_mtime_ns
+    try:
+        proc = snakemake(run_tree, "--keep-going", check=False)
+    finally:
+        restore(run_tree, original)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "train_experiment" in output and "results/logs/train_experiment/batchnorm.log" in output, output[-3000:]
+    log = (run_tree / "results/logs/train_experiment/batchnorm.log").read_text()
+    assert "experiment 'batchnorm', seed 0: training failed" in log
+    assert (run_tree / "results/runs/adam/runs.parquet").stat().st_mtime_ns > before  # the others went on
+    snakemake(run_tree)
+    assert planned(run_tree) == {}
+
+
+def test_pipeline_checks_its_own_determinism(run_tree):
+    proc = snakemake(run_tree, "verify")
+    assert "determinism check passed for lesson_best" in proc.stdout + proc.stderr
+    record = yaml.safe_load((run_tree / "results/verify/lesson_best.json").read_text())
+    assert record["passed"] and record["files"] == dict.fromkeys(["history", "runs", "test_probs", "weights"], True)
+    snakemake(run_tree)  # the report picks up the record
+    assert "passed at" in (run_tree / "results/report/report.html").read_text()

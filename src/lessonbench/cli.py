@@ -16,6 +16,8 @@ STEPS = {
     "collect": "lessonbench.tables:collect_step",
     "figures": "lessonbench.figures:figures_step",
     "report": "lessonbench.report:report_step",
+    "verify": "lessonbench.verify:verify_step",
+    "check-verification": "lessonbench.verify:check_step",
 }
 
 
@@ -35,6 +37,16 @@ def parser() -> argparse.ArgumentParser:
     for name in ("split", "scaler", "history", "runs", "test-probs", "weights", "timing"):
         s.add_argument(f"--{name}", required=True)
 
+    s = sub.add_parser("verify", help="retrain one experiment in scratch space, compare its files byte for byte")
+    s.add_argument("--experiment", required=True)
+    s.add_argument("--spec", required=True, help="training spec as JSON")
+    s.add_argument("--threads", type=int, default=1)
+    for name in ("split", "scaler", "history", "runs", "test-probs", "weights", "output"):
+        s.add_argument(f"--{name}", required=True)
+
+    s = sub.add_parser("check-verification", help="fail unless a verification record passed")
+    s.add_argument("record")
+
     s = sub.add_parser("collect", help="tidy tables from every experiment's runs")
     s.add_argument("--specs", required=True, help="resolved experiments as a JSON list")
     s.add_argument("--outdir", required=True)
@@ -51,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
     for name in ("scaler", "config-hash", "html", "pdf"):
         sub.choices["report"].add_argument(f"--{name}", required=True)
     sub.choices["report"].add_argument("--threads", type=int, default=1)
+    sub.choices["report"].add_argument("--verification", nargs="*", default=[], help="verification record, if any")
     return p
 
 

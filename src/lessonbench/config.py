@@ -50,9 +50,15 @@ def read_yaml(path) -> dict:
     """Parse one experiment file; syntax errors and duplicate keys become ConfigError."""
     path = Path(path)
     try:
-        doc = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (SafeLoader subclass)
+        with open(path) as stream:
+            doc = yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except FileNotFoundError:
         raise ConfigError(path, "", "file not found") from None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(filter(None, [err.context, err.problem]))
+        raise ConfigError(path, where, f"not valid YAML: {problem}") from None
     except yaml.YAMLError as err:
         raise ConfigError(path, "", f"not valid YAML: {err}") from None
     if not isinstance(doc, dict):
@@ -69,7 +75,8 @@ def _explain(error) -> str:
     msg = error.message
     if error.validator == "additionalProperties":
         msg += f"; allowed keys: {', '.join(sorted(error.schema.get('properties', {})))}"
-    elif error.validator == "type" and isinstance(error.instance, str):
+    elif error.validator == "type" and error.validator_value in ("number", "integer") and isinstance(
+            error.instance, str):
         try:
             float(error.instance)
             msg += " (YAML 1.1 reads '1e-2' as text: write 1.0e-2 or 0.01)"

@@ -13,7 +13,7 @@ import torch
 from lessonbench import fileio
 from lessonbench.data import load_part, read_scaler
 from lessonbench.fileio import log
-from lessonbench.training import summarise_seed, train_seed
+from lessonbench.training import history_frame, summarise_seed, train_seed
 
 
 def run_experiment(exp_id: str, spec: dict, split_path, scaler_path, threads: int, log=print) -> dict:
@@ -28,12 +28,15 @@ def run_experiment(exp_id: str, spec: dict, split_path, scaler_path, threads: in
         f"{len(data['train'][1])} train / {len(data['val'][1])} val samples, torch threads {threads}")
     runs = []
     for seed in range(spec["seeds"]):
-        runs.append(train_seed(spec, seed, data, log))
+        try:
+            runs.append(train_seed(spec, seed, data, log))
+        except Exception as err:
+            raise RuntimeError(f"experiment {exp_id!r}, seed {seed}: training failed: {err}") from err
         log(f"{exp_id}: seed {seed} done in {runs[-1].seconds:.2f} s")
     data["test"] = load_part(frame, scaler, "test")
     data["test_samples"] = frame.loc[frame["split"] == "test", "sample"].to_numpy()
     rows, probs = zip(*(summarise_seed(run, data) for run in runs))
-    history = pd.concat([pd.DataFrame(run.history) for run in runs], ignore_index=True)
+    history = history_frame([row for run in runs for row in run.history])
     return {
         "history": history.assign(experiment=exp_id)[["experiment", "seed", "epoch", "split", "loss", "accuracy"]],
         "runs": pd.DataFrame(rows).assign(experiment=exp_id).astype({"diverged_epoch": "Int64"}),

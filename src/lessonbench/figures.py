@@ -34,14 +34,14 @@ def colors(experiments) -> dict:
 
 def plot_leaderboard(board: pd.DataFrame):
     """Mean test accuracy per experiment with its 95% bootstrap interval, best at the top."""
-    board = board.sort_values("test_accuracy_mean")
+    board = board.sort_values("test_accuracy_mean", na_position="first")  # all-diverged rows at the bottom
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(board) + 1.0))
     y = np.arange(len(board))
     mean = 100 * board["test_accuracy_mean"]
     err = 100 * np.vstack([board["test_accuracy_mean"] - board["test_accuracy_ci_low"],
                            board["test_accuracy_ci_high"] - board["test_accuracy_mean"]])
     ax.errorbar(mean, y, xerr=err, fmt="o", color="black", ecolor="tab:blue", capsize=3)
-    ax.set_yticks(y, board["experiment"])
+    ax.set_yticks(y, [f"{e} (diverged)" if pd.isna(m) else e for e, m in zip(board["experiment"], mean)])
     ax.set_xlabel("test accuracy (%), mean over seeds with 95% bootstrap interval")
     ax.grid(axis="x", alpha=0.4)
     return fig
@@ -59,6 +59,8 @@ def plot_section(history: pd.DataFrame, experiments: list[str], palette: dict):
     settled = []
     for exp in experiments:
         hist = history[history["experiment"] == exp]
+        if hist.empty:  # every seed diverged in its first epoch: nothing to draw
+            continue
         val = mean_band(hist, "val", "accuracy") * 100
         for ax in (ax_val, ax_zoom):
             ax.plot(val.index, val["mean"], color=palette[exp], label=exp, linewidth=1.2)
@@ -70,7 +72,7 @@ def plot_section(history: pd.DataFrame, experiments: list[str], palette: dict):
     ax_val.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
     ax_val.set_ylim(max(0, ax_val.get_ylim()[0]), 100)
     ax_zoom.set(xlabel="epoch", title="Validation accuracy, zoomed")
-    ax_zoom.set_ylim(max(0, min(settled) - 2), 100)
+    ax_zoom.set_ylim(max(0, min(settled, default=0) - 2), 100)
     ax_gap.set(xlabel="epoch", ylabel="train - validation accuracy (points)", title="Train-validation gap (mean)")
     ax_gap.axhline(0, color="grey", linewidth=0.8)
     for ax in (ax_val, ax_zoom, ax_gap):
@@ -92,6 +94,8 @@ def plot_small_multiples(history: pd.DataFrame, experiments: list[str]):
             ax.plot(band.index, band["mean"], color=color, label=split, linewidth=1.2)
             ax.fill_between(band.index, band["min"], band["max"], color=color, alpha=0.2, linewidth=0)
         ax.set_title(exp, fontsize=10)
+        if hist.empty:
+            ax.text(0.5, 0.5, "every seed diverged", ha="center", va="center", transform=ax.transAxes)
         ax.set_ylim(50, 101)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(experiments):]:

@@ -55,4 +55,5 @@ def report_date() -> dt.datetime:
 
 def collect() -> dict:
     return {"git": git_state(), "packages": package_versions(), "cpu": cpu_name(),
-            "python": platform.python_version(), "platform": platform.platform(), "date": report_date()}
+            "python": platform.python_version(), "platform": platform.platform(), "date": report_date(),
+            "reproducible": "SOURCE_DATE_EPOCH" in os.environ}

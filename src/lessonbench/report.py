@@ -32,6 +32,13 @@ def points(value, digits: int = 1) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:+.{digits}f}"
 
 
+def paired_diff(row: dict) -> str:
+    """'+2.1 [+1.4, +2.8]' from a leaderboard row's paired difference, or '–' when there is none."""
+    if row["diff_mean"] is None:
+        return "–"
+    return f"{points(row['diff_mean'])} [{points(row['diff_ci_low'])}, {points(row['diff_ci_high'])}]"
+
+
 def num(value, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -46,7 +53,8 @@ def data_uri(path) -> str:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=pct, points=points, num=num, data_uri=data_uri, section_title=section_title)
+    env.filters.update(pct=pct, points=points, num=num, paired_diff=paired_diff, data_uri=data_uri,
+                       section_title=section_title)
     return env
 
 
@@ -62,16 +70,20 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, info: dict) -> dict:
     """Everything the template shows, computed here so the template holds no logic."""
-    board = tables["leaderboard"].merge(tables["timings"], on="experiment", how="left")
+    timings = tables["timings"]
+    if info["reproducible"]:  # a byte-stable report leaves out wall times, which differ run to run
+        timings = timings.assign(seconds_per_seed_mean=float("nan"))
+    board = tables["leaderboard"].merge(timings, on="experiment", how="left")
     board = board.merge(tables["comparisons"][["experiment", "diff_mean", "diff_ci_low", "diff_ci_high"]],
                         on="experiment", how="left")
     meta = tables["experiments"].merge(tables["leaderboard"][["experiment", "n_params"]], on="experiment")
     sections = [{"name": s, "experiments": records(meta[meta["section"] == s]), "figure": figures["sections"][s]}
                 for s in meta["section"].unique()]
-    ranked = board.sort_values("test_accuracy_mean", ascending=False)
+    ranked = board.dropna(subset=["test_accuracy_mean"]).sort_values("test_accuracy_mean", ascending=False)
     return {
         "leaderboard": records(board), "best": records(ranked.head(1))[0], "worst": records(ranked.tail(1))[0],
         "baseline": tables["comparisons"]["baseline"].iloc[0] if len(tables["comparisons"]) else None,
+        "diverged": records(board[board["n_diverged"] > 0]),
         "sections": sections, "figures": figures, "scaler": scaler, "showcase": showcase,
         "experiments": records(meta), "info": info, "n_seeds": int(board["n_seeds"].max()),
     }
@@ -103,8 +115,10 @@ def report_step(args) -> None:
     figs = {"leaderboard": args.leaderboard, "small_multiples": args.small_multiples,
             "confusion": args.confusion, "errors": args.errors,
             "sections": dict(zip(args.sections, args.section_figures))}
+    info = run_info(args.config_hash, args.threads)
+    info["verification"] = json.loads(Path(args.verification[0]).read_text()) if args.verification else None
     context = build_context(tables, figs, json.loads(Path(args.scaler).read_text()),
-                                json.loads(Path(args.showcase).read_text()), run_info(args.config_hash, args.threads))
+                            json.loads(Path(args.showcase).read_text()), info)
     html = render_html(context)
     fileio.write_text(html, args.html)
     render_pdf(html, args.pdf)

@@ -100,7 +100,7 @@ def paired_differences(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
     for exp in runs["experiment"].unique():
         if exp == baseline or baseline not in wide:
             continue
-        diff = (wide[exp] - wide[baseline]).dropna()
+        diff = (wide[exp] - wide[baseline]).dropna() if exp in wide else pd.Series(dtype=float)  # all diverged
         low, high = mean_interval(diff)
         rows.append({"experiment": exp, "baseline": baseline, "n_pairs": len(diff), "diff_mean": diff.mean(),
                      "diff_ci_low": low, "diff_ci_high": high, "share_better": float((diff > 0).mean())})

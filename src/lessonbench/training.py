@@ -16,6 +16,12 @@ from lessonbench.models import build_model, count_parameters, init_weights
 from lessonbench.registries import OPTIMIZERS, split_name
 
 STREAMS = ("init", "shuffle", "dropout")
+HISTORY_DTYPES = {"seed": "int64", "epoch": "int64", "split": "str", "loss": "float64", "accuracy": "float64"}
+
+
+def history_frame(rows: list[dict]) -> pd.DataFrame:
+    """Per-epoch rows as a frame with fixed columns and dtypes, also when a seed diverged at once."""
+    return pd.DataFrame(rows, columns=list(HISTORY_DTYPES)).astype(HISTORY_DTYPES)
 
 
 def seed_streams(seed: int) -> dict[str, int]:
@@ -112,7 +118,7 @@ def summarise_seed(run: SeedRun, data: dict) -> tuple[dict, pd.DataFrame]:
 
     This is the only place that reads the test part, after training has finished.
     """
-    history = pd.DataFrame(run.history, columns=["seed", "epoch", "split", "loss", "accuracy"])
+    history = history_frame(run.history)
     val = history[history["split"] == "val"]
     best = val.loc[val["accuracy"].idxmax()] if len(val) else None
     row = {"seed": run.seed, "epochs_run": int(val["epoch"].max()) if len(val) else 0,

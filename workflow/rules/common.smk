@@ -16,6 +16,9 @@ except ConfigError as err:
     raise WorkflowError(f"invalid experiment file: {err}") from None
 
 EXPERIMENTS = list(SPECS)
+VERIFY = config.get("verify_experiment", EXPERIMENTS[-1])
+if VERIFY not in SPECS:
+    raise WorkflowError(f"config: verify_experiment: {VERIFY!r} is not an experiment; expected one of {EXPERIMENTS}")
 SECTIONS = list(dict.fromkeys(spec["section"] for spec in SPECS.values()))
 LIB = "src/lessonbench/"
 # Source files each step runs: inputs, so a real edit reruns the step (checksummed, a touch does not).
@@ -25,6 +28,7 @@ CODE = {
                                 "models.py", "registries.py")],
     "tables": [LIB + f for f in ("cli.py", "fileio.py", "tables.py")],
     "figures": [LIB + f for f in ("cli.py", "fileio.py", "figures.py", "data.py")],
+    "verify": [LIB + f for f in ("cli.py", "fileio.py", "verify.py", "provenance.py")],
     "report": [LIB + f for f in ("cli.py", "fileio.py", "report.py", "provenance.py")]
     + ["report_templates/report.html.j2", "report_templates/report.css"],
 }
@@ -33,6 +37,12 @@ CODE = {
 def get_training_spec(wildcards):
     """The part of one experiment that changes its numbers, in canonical JSON (key order ignored)."""
     return canonical_json(training_spec(SPECS[wildcards.experiment]))
+
+
+def get_verification(wildcards):
+    """The determinism record, once `snakemake verify` has written one, so the report can cite it."""
+    path = f"results/verify/{VERIFY}.json"
+    return [path] if Path(path).exists() else []
 
 
 def get_final_output():

@@ -5,6 +5,7 @@ rule render_report:
         **FIGURES,
         sections=SECTION_FIGURES,
         scaler="results/data/scaler.json",
+        verification=get_verification,
     output:
         html="results/report/report.html",
         pdf="results/report/report.pdf",
@@ -21,4 +22,5 @@ rule render_report:
         " --confusion {input.confusion:q} --errors {input.errors:q}"
         " --showcase {input.showcase:q} --sections {params.sections:q}"
         " --section-figures {input.sections:q} --config-hash {params.config_hash}"
-        " --threads {params.threads} --html {output.html:q} --pdf {output.pdf:q} > {log:q} 2>&1"
+        " --threads {params.threads} --html {output.html:q} --pdf {output.pdf:q}"
+        " --verification {input.verification:q} > {log:q} 2>&1"

@@ -1,0 +1,32 @@
+# `snakemake verify`: retrain config["verify_experiment"] in scratch space and compare its
+# deterministic files byte for byte with the stored ones; the report cites the result.
+rule verify_determinism:
+    input:
+        code=CODE["train"] + CODE["verify"],
+        split="results/data/split.parquet",
+        scaler="results/data/scaler.json",
+        history="results/runs/{experiment}/history.parquet",
+        runs="results/runs/{experiment}/runs.parquet",
+        test_probs="results/runs/{experiment}/test_probs.parquet",
+        weights="results/runs/{experiment}/weights.pt",
+    output:
+        "results/verify/{experiment}.json",
+    params:
+        spec=get_training_spec,
+        threads=config["torch_threads"],
+    log:
+        "results/logs/verify_determinism/{experiment}.log",
+    threads: 1
+    shell:
+        "python -m lessonbench verify --experiment {wildcards.experiment} --spec {params.spec:q}"
+        " --threads {params.threads} --split {input.split:q} --scaler {input.scaler:q}"
+        " --history {input.history:q} --runs {input.runs:q} --test-probs {input.test_probs:q}"
+        " --weights {input.weights:q} --output {output:q} > {log:q} 2>&1"
+
+
+rule verify:
+    input:
+        f"results/verify/{VERIFY}.json",
+    localrule: True
+    shell:
+        "python -m lessonbench check-verification {input:q}"
