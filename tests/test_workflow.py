@@ -55,7 +55,8 @@ def make_tree(dest: Path) -> Path:
         "optimizer": {"name": "sgd", "lr": 100.0}}
     (dest / "experiments" / "tiny.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     (dest / "config" / "config.yaml").write_text(
-        "experiment_files: [experiments/tiny.yaml]\ntorch_threads: 1\nverify_experiment: lesson_best\n")
+        "experiment_files: [experiments/tiny.yaml]\ntorch_threads: 1\nverify_experiment: lesson_best\n"
+        "illustrations_file: experiments/illustrations.yaml\n")
     return dest
 
 
@@ -91,7 +92,8 @@ def run_tree(tmp_path_factory) -> Path:
     jobs = planned(tree)
     assert sorted(jobs["train_experiment"]) == sorted(yaml.safe_load(
         (tree / "experiments" / "tiny.yaml").read_text())["experiments"])
-    assert set(jobs) == {"prepare_data", "train_experiment", "collect_tables", "draw_figures", "render_report"}
+    assert set(jobs) == {"prepare_data", "train_experiment", "collect_tables", "draw_figures", "render_report",
+                         "draw_optimizer_paths", "draw_activations", "measure_symmetry", "summarise_models"}
     snakemake(tree)
     return tree
 
@@ -154,6 +156,25 @@ def test_editing_one_experiment_plans_only_it_and_downstream(run_tree):
                                      "draw_figures": [""], "render_report": [""]}
     finally:
         path.write_text(original)
+
+
+def test_changing_one_illustration_redraws_only_it(run_tree):
+    path = run_tree / "experiments" / "illustrations.yaml"
+    original = path.read_text()
+    path.write_text(original.replace("Adam: {name: adam, lr: 0.3}", "Adam: {name: adam, lr: 0.2}"))
+    try:
+        assert planned(run_tree) == {"draw_optimizer_paths": [""], "render_report": [""]}
+    finally:
+        path.write_text(original)
+
+
+def test_illustrations_in_the_report(run_tree, first_run):
+    text = " ".join(p.extract_text() for p in PdfReader(run_tree / "results/report/report.pdf").pages)
+    for words in ("Optimizer paths", "Activation distributions", "Symmetry, measured", "model summaries"):
+        assert words in text
+    symmetry = pd.read_parquet(run_tree / "results/illustrations/symmetry.parquet")
+    constant = symmetry[symmetry["experiment"] == "constant_init"]
+    assert (constant["distinct_units"] == 1).all() and len(constant) == 4  # 2 seeds x 2 hidden layers
 
 
 def test_code_edit_reruns_only_the_steps_that_run_it(run_tree):

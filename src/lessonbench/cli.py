@@ -18,6 +18,10 @@ STEPS = {
     "report": "lessonbench.report:report_step",
     "verify": "lessonbench.verify:verify_step",
     "check-verification": "lessonbench.verify:check_step",
+    "optimizer-paths": "lessonbench.figures_lesson:optimizer_paths_step",
+    "activations": "lessonbench.figures_lesson:activations_step",
+    "symmetry": "lessonbench.figures_lesson:symmetry_step",
+    "model-summaries": "lessonbench.figures_lesson:summaries_step",
 }
 
 
@@ -47,6 +51,26 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check-verification", help="fail unless a verification record passed")
     s.add_argument("record")
 
+    s = sub.add_parser("optimizer-paths", help="paths of torch optimizers on f(x, y) = x^2/20 + y^2")
+    s.add_argument("--settings", required=True, help="optimizer_paths block as JSON")
+    for name in ("table", "figure"):
+        s.add_argument(f"--{name}", required=True)
+
+    s = sub.add_parser("activations", help="activation histograms at initialisation")
+    s.add_argument("--settings", required=True, help="activations block as JSON")
+    for name in ("split", "scaler", "table", "deep-figure", "lesson-figure"):
+        s.add_argument(f"--{name}", required=True)
+
+    s = sub.add_parser("symmetry", help="distinct hidden units of trained models")
+    s.add_argument("--tolerance", type=float, required=True)
+    s.add_argument("--experiments", nargs="+", required=True)
+    s.add_argument("--weights", nargs="+", required=True)
+    s.add_argument("--table", required=True)
+
+    s = sub.add_parser("model-summaries", help="torchinfo layer tables")
+    s.add_argument("--models", required=True, help="{experiment: model block} as JSON")
+    s.add_argument("--output", required=True)
+
     s = sub.add_parser("collect", help="tidy tables from every experiment's runs")
     s.add_argument("--specs", required=True, help="resolved experiments as a JSON list")
     s.add_argument("--outdir", required=True)
@@ -64,6 +88,8 @@ def parser() -> argparse.ArgumentParser:
         sub.choices["report"].add_argument(f"--{name}", required=True)
     sub.choices["report"].add_argument("--threads", type=int, default=1)
     sub.choices["report"].add_argument("--verification", nargs="*", default=[], help="verification record, if any")
+    sub.choices["report"].add_argument("--illustrations", nargs="+", required=True, metavar="NAME=PATH",
+                                       help="the illustration jobs' tables and figures")
     return p
 
 

@@ -158,6 +158,26 @@ def resolve_experiments(paths) -> tuple[dict, dict]:
     return data, specs
 
 
+ILLUSTRATIONS_SCHEMA_PATH = SCHEMA_PATH.with_name("illustrations.schema.yaml")
+
+
+def resolve_illustrations(path, specs: dict) -> dict:
+    """Validate the illustrations file; optimizer and init blocks follow the experiment schema."""
+    doc = read_yaml(path)
+    validate(doc, path, yaml.safe_load(ILLUSTRATIONS_SCHEMA_PATH.read_text()))
+    schema = load_schema()
+    for label, block in doc["optimizer_paths"]["optimizers"].items():
+        validate(block, path, schema, ref="optimizer", prefix=f"optimizer_paths.optimizers.{label}")
+    for case, spec in doc["activations"]["cases"].items():
+        model = {"activation": spec["activation"], "init": spec["init"]}
+        validate(model, path, schema, ref="model", prefix=f"activations.cases.{case}")
+    for role in ("constant", "reference"):
+        if doc["symmetry"][role] not in specs:
+            raise ConfigError(path, f"symmetry.{role}",
+                              f"{doc['symmetry'][role]!r} is not an experiment; expected one of {list(specs)}")
+    return doc
+
+
 def training_spec(spec: dict) -> dict:
     """The part of a spec that changes trained numbers (not titles or descriptions)."""
     return {key: spec[key] for key in TRAINING_KEYS}

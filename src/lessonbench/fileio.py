@@ -37,8 +37,9 @@ def write_csv(frame, path, **kwargs) -> None:
         frame.to_csv(tmp, index=False, **kwargs)
 
 
-def write_table(frame, stem) -> None:
-    """Write `stem`.parquet for the pipeline and `stem`.csv beside it for people."""
+def write_table(frame, path) -> None:
+    """Write `path` as .parquet for the pipeline and the same name as .csv beside it for people."""
+    stem = Path(path).with_suffix("")
     write_parquet(frame, f"{stem}.parquet")
     write_csv(frame, f"{stem}.csv", float_format="%.6g")
 

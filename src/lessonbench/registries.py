@@ -32,6 +32,14 @@ ACTIVATIONS = {
 }
 
 
+def build_optimizer(params, optimizer_spec: dict) -> optim.Optimizer:
+    """The torch.optim class named in the spec over params, with the spec's keyword arguments."""
+    name, kwargs = split_name(optimizer_spec)
+    if "betas" in kwargs:
+        kwargs["betas"] = tuple(kwargs["betas"])
+    return OPTIMIZERS[name](params, **kwargs)
+
+
 def split_name(block: dict) -> tuple[str, dict]:
     """Split a `{name: ..., **kwargs}` block into the name and the keyword arguments."""
     kwargs = dict(block)

@@ -89,6 +89,45 @@ def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, inf
     }
 
 
+def activation_summary(acts: pd.DataFrame) -> pd.DataFrame:
+    """One row per network and case: sd and saturated share of each layer, as 'a / b / c' strings."""
+    rows = []
+    for network, case in acts[["network", "case"]].drop_duplicates().itertuples(index=False):
+        group = acts[(acts["network"] == network) & (acts["case"] == case)]
+        rows.append({"network": network, "title": group["title"].iloc[0],
+                     "std": " / ".join(num(v, 3) for v in group["std"]),
+                     "saturated": " / ".join(pct(v, 0) for v in group["saturated_share"])})
+    return pd.DataFrame(rows)
+
+
+def illustrations_context(paths: dict, board: pd.DataFrame, order: list[str]) -> dict:
+    """Numbers behind the lesson's illustrations, shaped for the template."""
+    paths_table = pd.read_parquet(paths["optimizer_paths"])
+    opt = paths_table[paths_table["step"] == paths_table["step"].max()].copy()  # in config order
+    opt["distance"] = (opt["x"] ** 2 + opt["y"] ** 2) ** 0.5
+    acts = pd.read_parquet(paths["activations"])
+    sym = pd.read_parquet(paths["symmetry"]).groupby(["experiment", "layer"], sort=False).agg(
+        units=("units", "first"), distinct_mean=("distinct_units", "mean"),
+        distinct_min=("distinct_units", "min"), distinct_max=("distinct_units", "max")).reset_index()
+    sym = sym.merge(board[["experiment", "test_accuracy_mean"]], on="experiment", how="left")
+    return {
+        "optimizer_paths": records(opt), "start": records(paths_table.head(1))[0],
+        "optimizer_paths_figure": paths["optimizer_paths_figure"],
+        "activations": records(activation_summary(acts)),
+        "activations_deep": paths["activations_deep"], "activations_lesson": paths["activations_lesson"],
+        "symmetry": records(sym),
+        "model_summaries": group_summaries(json.loads(Path(paths["model_summaries"]).read_text()), order),
+    }
+
+
+def group_summaries(summaries: dict[str, str], order: list[str]) -> list[dict]:
+    """Experiments that share a model share one summary: [{experiments: [...], text: ...}] in report order."""
+    groups: dict[str, list[str]] = {}
+    for exp in order:
+        groups.setdefault(summaries[exp], []).append(exp)
+    return [{"experiments": exps, "text": text} for text, exps in groups.items()]
+
+
 def render_html(context: dict) -> str:
     return environment().get_template("report.html.j2").render(**context)
 
@@ -119,6 +158,8 @@ def report_step(args) -> None:
     info["verification"] = json.loads(Path(args.verification[0]).read_text()) if args.verification else None
     context = build_context(tables, figs, json.loads(Path(args.scaler).read_text()),
                             json.loads(Path(args.showcase).read_text()), info)
+    context["lesson"] = illustrations_context(dict(item.split("=", 1) for item in args.illustrations),
+                                              tables["leaderboard"], list(tables["experiments"]["experiment"]))
     html = render_html(context)
     fileio.write_text(html, args.html)
     render_pdf(html, args.pdf)

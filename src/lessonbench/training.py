@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lessonbench.models import build_model, count_parameters, init_weights
-from lessonbench.registries import OPTIMIZERS, split_name
+from lessonbench.registries import build_optimizer
 
 STREAMS = ("init", "shuffle", "dropout")
 HISTORY_DTYPES = {"seed": "int64", "epoch": "int64", "split": "str", "loss": "float64", "accuracy": "float64"}
@@ -36,14 +36,6 @@ def seed_streams(seed: int) -> dict[str, int]:
 
 def generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
-
-
-def build_optimizer(model: nn.Module, optimizer_spec: dict) -> torch.optim.Optimizer:
-    """The torch.optim class named in the spec, with the spec's keyword arguments."""
-    name, kwargs = split_name(optimizer_spec)
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
-    return OPTIMIZERS[name](model.parameters(), **kwargs)
 
 
 @torch.no_grad()
@@ -90,7 +82,7 @@ def train_seed(spec: dict, seed: int, data: dict, log=print) -> SeedRun:
     streams = seed_streams(seed)
     model = build_model(spec["model"])
     init_weights(model, spec["model"]["init"], generator(streams["init"]))
-    optimizer = build_optimizer(model, spec["optimizer"])
+    optimizer = build_optimizer(model.parameters(), spec["optimizer"])
     shuffle = generator(streams["shuffle"])
     torch.manual_seed(streams["dropout"])  # nn.Dropout draws from the global generator only
     run = SeedRun(seed=seed, model=model)

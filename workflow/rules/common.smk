@@ -8,10 +8,18 @@ sys.path.insert(0, SRC)
 # Jobs run this Python (the one running Snakemake, e.g. .venv's, even if not activated)
 # and import the library from this checkout, whatever else is installed.
 shell.prefix(f"export PATH={Path(sys.executable).parent}:$PATH PYTHONPATH={SRC}:$PYTHONPATH; ")
-from lessonbench.config import ConfigError, canonical_json, config_hash, resolve_experiments, training_spec
+from lessonbench.config import (
+    ConfigError,
+    canonical_json,
+    config_hash,
+    resolve_experiments,
+    resolve_illustrations,
+    training_spec,
+)
 
 try:
     DATA, SPECS = resolve_experiments(config["experiment_files"])
+    ILLUSTRATIONS = resolve_illustrations(config["illustrations_file"], SPECS)
 except ConfigError as err:
     raise WorkflowError(f"invalid experiment file: {err}") from None
 
@@ -28,6 +36,8 @@ CODE = {
                                 "models.py", "registries.py")],
     "tables": [LIB + f for f in ("cli.py", "fileio.py", "tables.py")],
     "figures": [LIB + f for f in ("cli.py", "fileio.py", "figures.py", "data.py")],
+    "illustrations": [LIB + f for f in ("cli.py", "fileio.py", "illustrations.py", "figures_lesson.py",
+                                        "figures.py", "models.py", "registries.py", "data.py")],
     "verify": [LIB + f for f in ("cli.py", "fileio.py", "verify.py", "provenance.py")],
     "report": [LIB + f for f in ("cli.py", "fileio.py", "report.py", "provenance.py")]
     + ["report_templates/report.html.j2", "report_templates/report.css"],

@@ -6,6 +6,13 @@ rule render_report:
         sections=SECTION_FIGURES,
         scaler="results/data/scaler.json",
         verification=get_verification,
+        optimizer_paths=rules.draw_optimizer_paths.output.table,
+        optimizer_paths_figure=rules.draw_optimizer_paths.output.figure,
+        activations=rules.draw_activations.output.table,
+        activations_deep=rules.draw_activations.output.deep,
+        activations_lesson=rules.draw_activations.output.lesson,
+        symmetry=rules.measure_symmetry.output.table,
+        model_summaries=rules.summarise_models.output[0],
     output:
         html="results/report/report.html",
         pdf="results/report/report.pdf",
@@ -23,4 +30,7 @@ rule render_report:
         " --showcase {input.showcase:q} --sections {params.sections:q}"
         " --section-figures {input.sections:q} --config-hash {params.config_hash}"
         " --threads {params.threads} --html {output.html:q} --pdf {output.pdf:q}"
-        " --verification {input.verification:q} > {log:q} 2>&1"
+        " --verification {input.verification:q} --illustrations optimizer_paths={input.optimizer_paths:q}"
+        " optimizer_paths_figure={input.optimizer_paths_figure:q} activations={input.activations:q}"
+        " activations_deep={input.activations_deep:q} activations_lesson={input.activations_lesson:q}"
+        " symmetry={input.symmetry:q} model_summaries={input.model_summaries:q} > {log:q} 2>&1"
