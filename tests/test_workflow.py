@@ -94,7 +94,7 @@ def run_tree(tmp_path_factory) -> Path:
         (tree / "experiments" / "tiny.yaml").read_text())["experiments"])
     assert set(jobs) == {"prepare_data", "train_experiment", "collect_tables", "draw_figures", "render_report",
                          "draw_optimizer_paths", "draw_activations", "measure_symmetry", "summarise_models"}
-    snakemake(tree)
+    snakemake(tree, "--cores", "4")
     return tree
 
 
