@@ -37,10 +37,18 @@ def plot_leaderboard(board: pd.DataFrame):
     board = board.sort_values("test_accuracy_mean", na_position="first")  # all-diverged rows at the bottom
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(board) + 1.0))
     y = np.arange(len(board))
-    mean = 100 * board["test_accuracy_mean"]
+    mean = 100 * board["test_accuracy_mean"].to_numpy(dtype=float)
     err = 100 * np.vstack([board["test_accuracy_mean"] - board["test_accuracy_ci_low"],
-                           board["test_accuracy_ci_high"] - board["test_accuracy_mean"]])
-    ax.errorbar(mean, y, xerr=err, fmt="o", color="black", ecolor="tab:blue", capsize=3)
+                           board["test_accuracy_ci_high"] - board["test_accuracy_mean"]]).astype(float)
+    # An experiment far below the rest (all-equal weights, say) would squash the others: clip it at the edge.
+    far = mean < np.nanmedian(mean) - 15
+    low = 100 * board["test_accuracy_ci_low"].to_numpy(dtype=float)
+    left = np.nanmin(low[~far], initial=100.0) - 1
+    ax.errorbar(mean[~far], y[~far], xerr=err[:, ~far], fmt="o", color="black", ecolor="tab:blue", capsize=3)
+    for yi, m in zip(y[far], mean[far]):
+        ax.annotate(f"◀ {m:.1f}", (left, yi), va="center", fontsize=8, color="tab:red")
+    ax.set_xlim(left, 100)
+    ax.set_ylim(-0.7, len(board) - 0.3)
     ax.set_yticks(y, [f"{e} (diverged)" if pd.isna(m) else e for e, m in zip(board["experiment"], mean)])
     ax.set_xlabel("test accuracy (%), mean over seeds with 95% bootstrap interval")
     ax.grid(axis="x", alpha=0.4)
