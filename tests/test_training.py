@@ -8,8 +8,11 @@ import math
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from lessonbench.training import seed_streams, summarise_seed, train_seed
+
+from .conftest import LESSON
 
 QUIET = dict(log=lambda message: None)
 
@@ -23,16 +26,17 @@ def lesson_specs(lesson):
     return lesson[1]
 
 
-def test_contract_every_lesson_experiment_trains_one_epoch(lesson_specs, small_data, tensors):
-    for exp_id, spec in lesson_specs.items():
-        run = train_seed(short(spec), seed=0, data=small_data, **QUIET)
-        assert run.diverged_epoch is None, exp_id
-        assert [(r["epoch"], r["split"]) for r in run.history] == [(1, "train"), (1, "val")], exp_id
-        assert all(0 <= r["accuracy"] <= 1 and math.isfinite(r["loss"]) for r in run.history), exp_id
-        row, probs = summarise_seed(run, {**small_data, "test": tensors["test"], "test_samples": range(360)})
-        assert probs.shape == (360, 14) and row["final_test_accuracy"] >= 0, exp_id
-        torch.testing.assert_close(torch.tensor(probs.filter(like="prob_").sum(axis=1).to_numpy()),
-                                   torch.ones(360, dtype=torch.float64), atol=1e-5, rtol=0)
+@pytest.mark.parametrize("exp_id", list(yaml.safe_load(LESSON.read_text())["experiments"]))
+def test_contract_every_lesson_experiment_trains_one_epoch(exp_id, lesson_specs, small_data, tensors):
+    spec = lesson_specs[exp_id]
+    run = train_seed(short(spec), seed=0, data=small_data, **QUIET)
+    assert run.diverged_epoch is None
+    assert [(r["epoch"], r["split"]) for r in run.history] == [(1, "train"), (1, "val")]
+    assert all(0 <= r["accuracy"] <= 1 and math.isfinite(r["loss"]) for r in run.history)
+    row, probs = summarise_seed(run, {**small_data, "test": tensors["test"], "test_samples": range(360)})
+    assert probs.shape == (360, 14) and row["final_test_accuracy"] >= 0
+    torch.testing.assert_close(torch.tensor(probs.filter(like="prob_").sum(axis=1).to_numpy()),
+                               torch.ones(360, dtype=torch.float64), atol=1e-5, rtol=0)
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers(lesson_specs, small_data):
