@@ -22,26 +22,33 @@ SECTION_TITLES = {
 }
 
 
+MISSING = "–"
+
+
+def is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def pct(value, digits: int = 1) -> str:
     """0.9731 -> '97.3' (percent, no sign); missing -> '–'."""
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.{digits}f}"
+    return MISSING if is_missing(value) else f"{100 * value:.{digits}f}"
 
 
 def points(value, digits: int = 1) -> str:
     """A difference of fractions as signed percentage points: 0.012 -> '+1.2'."""
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:+.{digits}f}"
+    return MISSING if is_missing(value) else f"{100 * value:+.{digits}f}"
 
 
 def paired_diff(row: dict) -> str:
     """'+2.1 [+1.4, +2.8]' from a leaderboard row's paired difference, or '–' when there is none."""
     if row["diff_mean"] is None:
-        return "–"
+        return MISSING
     return f"{points(row['diff_mean'])} [{points(row['diff_ci_low'])}, {points(row['diff_ci_high'])}]"
 
 
 def num(value, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
+    if is_missing(value):
+        return MISSING
     return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
 
 
