@@ -17,7 +17,7 @@ from lessonbench.illustrations import (
     optimizer_path,
 )
 from lessonbench.models import build_model, count_parameters
-from lessonbench.training import train_seed
+from lessonbench.training import train_stack
 
 from .conftest import ROOT
 
@@ -62,11 +62,11 @@ def test_distinct_units_counts_copies():
 
 def test_all_equal_weights_stay_symmetric_in_training(lesson, small_data):
     spec = {**lesson[1]["constant_init"], "epochs": 2}
-    run = train_seed(spec, 0, small_data, log=lambda message: None)
-    layers = hidden_layers(run.model.state_dict())
+    run = train_stack(spec, [0], small_data, log=lambda message: None)
+    layers = hidden_layers(run.model.seed_state(0))
     assert [distinct_units(w, b, 1e-6) for w, b in layers] == [1, 1]
-    xavier = train_seed({**lesson[1]["xavier"], "epochs": 2}, 0, small_data, log=lambda message: None)
-    assert [distinct_units(w, b, 1e-6) for w, b in hidden_layers(xavier.model.state_dict())] == [100, 50]
+    xavier = train_stack({**lesson[1]["xavier"], "epochs": 2}, [0], small_data, log=lambda message: None)
+    assert [distinct_units(w, b, 1e-6) for w, b in hidden_layers(xavier.model.seed_state(0))] == [100, 50]
 
 
 def test_model_summary_counts_parameters(lesson):

@@ -7,19 +7,23 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, log_loss
 
-from lessonbench.models import build_model
+from lessonbench.stacked import StackedMLP
 from lessonbench.tables import leaderboard_row, mean_interval, paired_differences
-from lessonbench.training import evaluate
+from lessonbench.training import evaluate, generators
 
 
 def test_evaluate_matches_sklearn(tensors):
-    model = build_model({"hidden": [20], "activation": "tanh", "batchnorm": False, "dropout": 0.0})
+    model = StackedMLP({"hidden": [20], "activation": "tanh", "batchnorm": False, "dropout": 0.0,
+                        "init": {"name": "xavier_uniform"}}, k=2)
+    model.initialise(generators([0, 1], "init"))
     x, y = tensors["val"]
-    scores = evaluate(model, x, y)
-    probs = scores["probs"].double().numpy()
-    probs /= probs.sum(1, keepdims=True)  # float32 softmax sums to 1 within 1e-7
-    assert scores["accuracy"] == pytest.approx(accuracy_score(y.numpy(), probs.argmax(1)))
-    assert scores["loss"] == pytest.approx(log_loss(y.numpy(), probs, labels=range(10)), rel=1e-5)
+    scores = evaluate(model, x, y, probs=True)
+    for k in range(2):
+        probs = scores["probs"][k].double().numpy()
+        probs /= probs.sum(1, keepdims=True)  # float32 softmax sums to 1 within 1e-7
+        assert scores["accuracy"][k] == pytest.approx(accuracy_score(y.numpy(), probs.argmax(1)))
+        assert scores["loss"][k] == pytest.approx(log_loss(y.numpy(), probs, labels=range(10)), rel=1e-5)
+    assert scores["loss"][0] != scores["loss"][1]
 
 
 def test_interval_brackets_the_mean_and_narrows_with_data():

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from lessonbench.training import seed_streams, summarise_seed, train_seed
+from lessonbench.training import seed_streams, summarise_stack, train_stack
 
 from .conftest import LESSON
 
@@ -29,29 +29,30 @@ def lesson_specs(lesson):
 @pytest.mark.parametrize("exp_id", list(yaml.safe_load(LESSON.read_text())["experiments"]))
 def test_contract_every_lesson_experiment_trains_one_epoch(exp_id, lesson_specs, small_data, tensors):
     spec = lesson_specs[exp_id]
-    run = train_seed(short(spec), seed=0, data=small_data, **QUIET)
-    assert run.diverged_epoch is None
-    assert [(r["epoch"], r["split"]) for r in run.history] == [(1, "train"), (1, "val")]
+    run = train_stack(short(spec), [0, 1], data=small_data, **QUIET)
+    assert run.diverged_epoch == {}
+    assert [(r["seed"], r["epoch"], r["split"]) for r in run.history] == [
+        (0, 1, "train"), (0, 1, "val"), (1, 1, "train"), (1, 1, "val")]
     assert all(0 <= r["accuracy"] <= 1 and math.isfinite(r["loss"]) for r in run.history)
-    row, probs = summarise_seed(run, {**small_data, "test": tensors["test"], "test_samples": range(360)})
-    assert probs.shape == (360, 14) and row["final_test_accuracy"] >= 0
+    rows, probs = summarise_stack(run, {**small_data, "test": tensors["test"], "test_samples": range(360)})
+    assert probs.shape == (720, 14) and all(row["final_test_accuracy"] >= 0 for row in rows)
     torch.testing.assert_close(torch.tensor(probs.filter(like="prob_").sum(axis=1).to_numpy()),
-                               torch.ones(360, dtype=torch.float64), atol=1e-5, rtol=0)
+                               torch.ones(720, dtype=torch.float64), atol=1e-5, rtol=0)
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers(lesson_specs, small_data):
     spec = short(lesson_specs["dropout"], epochs=2)  # dropout: exercises the dropout stream too
-    a, b, c = (train_seed(spec, seed, small_data, **QUIET) for seed in (3, 3, 4))
+    a, b, c = (train_stack(spec, [seed], small_data, **QUIET) for seed in (3, 3, 4))
     assert a.history == b.history
-    assert a.history != c.history
+    assert [r["loss"] for r in a.history] != [r["loss"] for r in c.history]
 
 
 def test_a_seed_does_not_depend_on_what_ran_before(lesson_specs, small_data):
     spec = short(lesson_specs["lesson_best"], epochs=2)
-    alone = train_seed(spec, 1, small_data, **QUIET)
-    torch.manual_seed(12345)  # whatever state the previous seed left behind
-    train_seed(spec, 0, small_data, **QUIET)
-    after_other = train_seed(spec, 1, small_data, **QUIET)
+    alone = train_stack(spec, [1], small_data, **QUIET)
+    torch.manual_seed(12345)  # whatever state the previous run left behind
+    train_stack(spec, [0], small_data, **QUIET)
+    after_other = train_stack(spec, [1], small_data, **QUIET)
     assert alone.history == after_other.history
 
 
@@ -66,9 +67,10 @@ def test_divergence_is_recorded_not_raised(lesson_specs, small_data, tensors):
     spec = short(lesson_specs["sgd_uniform"], epochs=5)
     spec["optimizer"] = {"name": "sgd", "lr": 1e6}
     spec["model"] = {**spec["model"], "activation": "relu", "init": {"name": "kaiming_uniform"}}
-    run = train_seed(spec, 0, small_data, **QUIET)
-    assert run.diverged_epoch is not None
+    run = train_stack(spec, [0], small_data, **QUIET)
+    assert 0 in run.diverged_epoch
     history = pd.DataFrame(run.history)
-    assert history.empty or history["epoch"].max() < run.diverged_epoch  # curves stop at divergence
-    row, _ = summarise_seed(run, {**small_data, "test": tensors["test"], "test_samples": range(360)})
-    assert row["diverged_epoch"] == run.diverged_epoch and math.isnan(row["final_test_accuracy"])
+    assert history.empty or history["epoch"].max() < run.diverged_epoch[0]  # curves stop at divergence
+    rows, _ = summarise_stack(run, {**small_data, "test": tensors["test"], "test_samples": range(360)})
+    assert rows[0]["diverged_epoch"] == run.diverged_epoch[0] and math.isnan(rows[0]["final_test_accuracy"])
+

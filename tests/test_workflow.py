@@ -32,7 +32,10 @@ pytestmark = pytest.mark.workflow
 COPY = ["Snakefile", "workflow", "src", "experiments", "config", "report_templates"]
 DETERMINISTIC = [f"results/tables/{t}.{ext}" for t in ("experiments", "history", "runs", "test_probs",
                                                          "leaderboard", "comparisons") for ext in ("parquet", "csv")]
-DETERMINISTIC += ["results/runs/adam/weights.pt", "results/runs/lesson_best/weights.pt", "results/report/report.pdf"]
+SEARCH_TABLES = ("tuned_vs_base", "search_trials", "search_rounds", "search_samplers", "search_choice")
+DETERMINISTIC += [f"results/tables/{t}.{ext}" for t in SEARCH_TABLES for ext in ("parquet", "csv")]
+DETERMINISTIC += [f"results/runs/{exp}/weights.pt" for exp in ("adam", "lesson_best", "tuned")]
+DETERMINISTIC += ["results/search/random-0/best.json", "results/report/report.pdf"]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 ENV = {**os.environ, "SOURCE_DATE_EPOCH": "1767225600"}  # a byte-stable PDF
 HOSTILE = "<script>alert(1)</script>"
@@ -54,9 +57,12 @@ def make_tree(dest: Path) -> Path:
         "model": {"activation": "relu", "init": {"name": "kaiming_uniform"}},
         "optimizer": {"name": "sgd", "lr": 100.0}}
     (dest / "experiments" / "tiny.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    search = yaml.safe_load((ROOT / "experiments" / "search.yaml").read_text())
+    search["search"].update(epochs=2, rounds=2, trials_per_round=3, keep_top=2, search_seeds=[0])
+    (dest / "experiments" / "tiny_search.yaml").write_text(yaml.safe_dump(search, sort_keys=False))
     (dest / "config" / "config.yaml").write_text(
         "experiment_files: [experiments/tiny.yaml]\ntorch_threads: 1\nverify_experiment: lesson_best\n"
-        "illustrations_file: experiments/illustrations.yaml\n")
+        "illustrations_file: experiments/illustrations.yaml\nsearch_file: experiments/tiny_search.yaml\n")
     return dest
 
 
@@ -93,7 +99,9 @@ def run_tree(tmp_path_factory) -> Path:
     assert sorted(jobs["train_experiment"]) == sorted(yaml.safe_load(
         (tree / "experiments" / "tiny.yaml").read_text())["experiments"])
     assert set(jobs) == {"prepare_data", "train_experiment", "collect_tables", "draw_figures", "render_report",
-                         "draw_optimizer_paths", "draw_activations", "measure_symmetry", "summarise_models"}
+                         "draw_optimizer_paths", "draw_activations", "measure_symmetry", "summarise_models",
+                         "search", "train_tuned", "summarise_search"}
+    assert len(jobs["search"]) == 2  # the narrowing random search and TPE, one search seed
     snakemake(tree, "--cores", "4")
     return tree
 
@@ -177,6 +185,24 @@ def test_illustrations_in_the_report(run_tree, first_run):
     assert (constant["distinct_units"] == 1).all() and len(constant) == 4  # 2 seeds x 2 hidden layers
 
 
+def test_search_sees_no_test_data_and_a_space_edit_reruns_only_the_search(run_tree, first_run):
+    assert set(pd.read_parquet(run_tree / "results/data/train_val.parquet")["split"]) == {"train", "val"}
+    out = snakemake(run_tree, "-n", "--forcerun", "search").stdout
+    blocks = [b for b in re.split(r"\n(?=(?:local)?rule \w+:)", out) if b.startswith("rule search:")]
+    inputs = [re.search(r"input: (.*)", b).group(1) for b in blocks]
+    assert len(inputs) == 2 and all("train_val.parquet" in i and "split.parquet" not in i for i in inputs)
+    text = " ".join(p.extract_text() for p in PdfReader(run_tree / "results/report/report.pdf").pages)
+    assert "hyperparameter search, run" in text and "Tuned against the lesson's choice" in text
+    path = run_tree / "experiments" / "tiny_search.yaml"
+    original = path.read_text()
+    path.write_text(original.replace("high: 0.5", "high: 0.4"))
+    try:
+        assert planned(run_tree) == {"search": [""] * 2, "summarise_search": [""], "train_tuned": [""],
+                                     "collect_tables": [""], "draw_figures": [""], "render_report": [""]}
+    finally:
+        path.write_text(original)
+
+
 def test_code_edit_reruns_only_the_steps_that_run_it(run_tree):
     path = run_tree / "src" / "lessonbench" / "tables.py"
     original = path.read_text()
@@ -224,9 +250,10 @@ def wait_for(condition, timeout: float, what: str) -> None:
 
 
 def test_killed_job_leaves_nothing_and_reruns_alone(run_tree):
-    original = edit_experiment(run_tree, "lesson_best", epochs=400)  # long enough to be killed part way
-    log = run_tree / "results/logs/train_experiment/lesson_best.log"
-    outputs = run_tree / "results/runs/lesson_best"
+    original = edit_experiment(run_tree, "l2", epochs=2000)  # long enough to be killed part way
+    # (not lesson_best or xavier: the search and the symmetry illustration read those)
+    log = run_tree / "results/logs/train_experiment/l2.log"
+    outputs = run_tree / "results/runs/l2"
     log.unlink()  # the earlier run's log would show progress already
     try:
         with open(run_tree / "kill-run.log", "w") as out:
@@ -234,13 +261,13 @@ def test_killed_job_leaves_nothing_and_reruns_alone(run_tree):
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             wait_for(lambda: log.exists() and "epoch" in log.read_text(), 120, "training progress")
             trainers = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                        if "lesson_best" in " ".join(p.cmdline()) and "train" in p.cmdline()]
+                        if "l2" in " ".join(p.cmdline()) and "train" in p.cmdline()]
             assert len(trainers) == 1, "training process not found"
             for p in trainers:
                 p.send_signal(signal.SIGKILL)
             assert proc.wait(timeout=300) != 0
         assert sorted(p.name for p in outputs.iterdir()) == [] if outputs.exists() else True
-        assert planned(run_tree) == {"train_experiment": ["lesson_best"], "collect_tables": [""],
+        assert planned(run_tree) == {"train_experiment": ["l2"], "collect_tables": [""],
                                      "draw_figures": [""], "render_report": [""]}
     finally:
         restore(run_tree, original)
@@ -261,7 +288,8 @@ def test_keep_going_past_a_failing_experiment(run_tree):
     assert proc.returncode != 0
     assert "train_experiment" in output and "results/logs/train_experiment/batchnorm.log" in output, output[-3000:]
     log = (run_tree / "results/logs/train_experiment/batchnorm.log").read_text()
-    assert "experiment 'batchnorm', seed 0: training failed" in log
+    assert "experiment 'batchnorm', seeds 0..1: training failed" in log
+    assert "batch_size 2 with 1077 training samples leaves a batch of one sample" in log
     assert (run_tree / "results/runs/adam/runs.parquet").stat().st_mtime_ns > before  # the others went on
     snakemake(run_tree)
     assert planned(run_tree) == {}

@@ -22,6 +22,8 @@ STEPS = {
     "activations": "lessonbench.figures_lesson:activations_step",
     "symmetry": "lessonbench.figures_lesson:symmetry_step",
     "model-summaries": "lessonbench.figures_lesson:summaries_step",
+    "search": "lessonbench.search:search_step",
+    "summarise-search": "lessonbench.figures_search:summarise_search_step",
 }
 
 
@@ -33,11 +35,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True, help="data settings as JSON")
     s.add_argument("--split", required=True)
     s.add_argument("--scaler", required=True)
+    s.add_argument("--train-val", required=True, help="the split without its test rows, for the search")
 
     s = sub.add_parser("train", help="train every seed of one experiment")
     s.add_argument("--experiment", required=True)
-    s.add_argument("--spec", required=True, help="training spec as JSON")
+    spec = s.add_mutually_exclusive_group(required=True)
+    spec.add_argument("--spec", help="training spec as JSON")
+    spec.add_argument("--spec-file", help="a JSON file whose `spec` is the training spec (the search's choice)")
     s.add_argument("--threads", type=int, default=1, help="torch threads (fixed, for bit-identical results)")
+    s.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the stacked model trains")
     for name in ("split", "scaler", "history", "runs", "test-probs", "weights", "timing"):
         s.add_argument(f"--{name}", required=True)
 
@@ -45,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--experiment", required=True)
     s.add_argument("--spec", required=True, help="training spec as JSON")
     s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     for name in ("split", "scaler", "history", "runs", "test-probs", "weights", "output"):
         s.add_argument(f"--{name}", required=True)
 
@@ -71,8 +78,28 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--models", required=True, help="{experiment: model block} as JSON")
     s.add_argument("--output", required=True)
 
+    s = sub.add_parser("search", help="one hyperparameter search (a strategy and a search seed)")
+    s.add_argument("--strategy", required=True, choices=("random", "tpe"))
+    s.add_argument("--search-seed", type=int, required=True)
+    s.add_argument("--settings", required=True, help="the search block as JSON")
+    s.add_argument("--base", required=True, help="the base experiment's resolved spec as JSON")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    s.add_argument("--storage", default="", help="Optuna storage URL; empty: SQLite at --database")
+    for name in ("train-val", "scaler", "database", "trials", "best", "timing"):
+        s.add_argument(f"--{name}", required=True)
+
+    s = sub.add_parser("summarise-search", help="tables and figures of every search")
+    s.add_argument("--settings", required=True, help="the search block as JSON")
+    s.add_argument("--trials", nargs="+", required=True)
+    s.add_argument("--best", nargs="+", required=True)
+    s.add_argument("--timing", nargs="+", required=True)
+    for name in ("outdir", "values-figure", "samplers-figure"):
+        s.add_argument(f"--{name}", required=True)
+
     s = sub.add_parser("collect", help="tidy tables from every experiment's runs")
     s.add_argument("--specs", required=True, help="resolved experiments as a JSON list")
+    s.add_argument("--spec-files", nargs="*", default=[], help="JSON files whose `spec` is one more experiment")
     s.add_argument("--outdir", required=True)
     for name in ("runs", "history", "test-probs", "timing"):
         s.add_argument(f"--{name}", nargs="+", required=True)
@@ -88,6 +115,8 @@ def parser() -> argparse.ArgumentParser:
         sub.choices["report"].add_argument(f"--{name}", required=True)
     sub.choices["report"].add_argument("--threads", type=int, default=1)
     sub.choices["report"].add_argument("--verification", nargs="*", default=[], help="verification record, if any")
+    sub.choices["report"].add_argument("--search", nargs="*", default=[], metavar="NAME=PATH",
+                                       help="the search's figures (values_figure, samplers_figure), if it ran")
     sub.choices["report"].add_argument("--illustrations", nargs="+", required=True, metavar="NAME=PATH",
                                        help="the illustration jobs' tables and figures")
     return p

@@ -159,6 +159,7 @@ def resolve_experiments(paths) -> tuple[dict, dict]:
 
 
 ILLUSTRATIONS_SCHEMA_PATH = SCHEMA_PATH.with_name("illustrations.schema.yaml")
+SEARCH_SCHEMA_PATH = SCHEMA_PATH.with_name("search.schema.yaml")
 
 
 def resolve_illustrations(path, specs: dict) -> dict:
@@ -176,6 +177,74 @@ def resolve_illustrations(path, specs: dict) -> dict:
             raise ConfigError(path, f"symmetry.{role}",
                               f"{doc['symmetry'][role]!r} is not an experiment; expected one of {list(specs)}")
     return doc
+
+
+SEARCHABLE = {  # dotted name -> what a value must be
+    "optimizer.lr": "a learning rate > 0",
+    "optimizer.weight_decay": "a weight decay >= 0",
+    "optimizer.momentum": "a momentum in [0, 1)",
+    "model.dropout": "a dropout probability in [0, 1)",
+    "model.activation": "an activation name",
+    "model.batchnorm": "true or false",
+    "batch_size": "a batch size >= 1",
+}
+
+
+def resolve_search(path, specs: dict) -> dict:
+    """Validate the search file against its schema and the experiments; fill defaults (scale: linear).
+
+    Every problem names the field: an empty or inverted range, a log scale with a bound <= 0, an
+    unknown hyperparameter, one the base experiment's optimizer does not take, a value the
+    experiment schema would refuse, a base that is not an experiment.
+    """
+    doc = read_yaml(path)
+    validate(doc, path, yaml.safe_load(SEARCH_SCHEMA_PATH.read_text()))
+    search = doc["search"]
+    if search["base"] not in specs:
+        raise ConfigError(path, "search.base",
+                          f"{search['base']!r} is not an experiment; expected one of {list(specs)}")
+    base, schema = specs[search["base"]], load_schema()
+    for name, dim in search["space"].items():
+        field = f"search.space.{name}"
+        if name not in SEARCHABLE:
+            raise ConfigError(path, field, f"unknown hyperparameter; expected one of {sorted(SEARCHABLE)}")
+        if "choices" in dim:
+            values = dim["choices"]
+        else:
+            dim.setdefault("scale", "linear")
+            low, high = dim["low"], dim["high"]
+            if low >= high:
+                raise ConfigError(path, field, f"empty or inverted range: low {low} must be below high {high}")
+            if dim["scale"] == "log" and low <= 0:
+                raise ConfigError(path, f"{field}.low", f"a log scale needs bounds > 0, got {low}")
+            values = [low, high]
+        for value in values:
+            if not _allowed(name, value):
+                raise ConfigError(path, field, f"{value!r} is not {SEARCHABLE[name]}")
+            block, _, key = name.partition(".")
+            if key:  # the base experiment with this value must still be a valid experiment block
+                candidate = copy.deepcopy(base[block])
+                candidate[key] = value
+                try:
+                    validate(candidate, path, schema, ref=block)
+                except ConfigError as err:
+                    raise ConfigError(path, field, f"{value!r} does not fit the base experiment "
+                                                   f"{search['base']!r}: {err.field}: {err.problem}") from None
+    if search["keep_top"] > search["trials_per_round"] * search["rounds"]:
+        raise ConfigError(path, "search.keep_top", "exceeds the number of trials in the whole search")
+    return {**search, "tuned": doc["tuned"], "base_spec": base}
+
+
+def _allowed(name: str, value) -> bool:
+    """Whether value is the kind of thing hyperparameter `name` takes (the schema checks the rest)."""
+    if name == "model.activation":
+        return isinstance(value, str)
+    if name == "model.batchnorm":
+        return isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return {"optimizer.lr": value > 0, "optimizer.weight_decay": value >= 0, "optimizer.momentum": 0 <= value < 1,
+            "model.dropout": 0 <= value < 1, "batch_size": value >= 1 and float(value).is_integer()}[name]
 
 
 def training_spec(spec: dict) -> dict:

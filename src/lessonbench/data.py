@@ -7,9 +7,6 @@ import json
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from lessonbench.fileio import log, write_json, write_parquet
 
@@ -22,6 +19,9 @@ def split_digits(data: dict) -> pd.DataFrame:
     The split reproduces the lesson's two train_test_split calls exactly: 20% test,
     then `val_size` validation samples out of the rest, both with `split_seed`.
     """
+    from sklearn.datasets import load_digits  # here, not at the top: training jobs never need sklearn (~1 s)
+    from sklearn.model_selection import train_test_split
+
     digits = load_digits()
     index = np.arange(len(digits.target))
     rest, test = train_test_split(index, test_size=data["test_size"], random_state=data["split_seed"])
@@ -40,6 +40,8 @@ def split_digits(data: dict) -> pd.DataFrame:
 
 def fit_scaler(frame: pd.DataFrame, scaler_fit: str) -> dict:
     """Per-pixel mean and scale of StandardScaler fitted on the training part, or on all samples."""
+    from sklearn.preprocessing import StandardScaler
+
     rows = frame if scaler_fit == "all" else frame[frame["split"] == "train"]
     scaler = StandardScaler().fit(rows[PIXELS].to_numpy())
     return {"fit_on": scaler_fit, "n_samples": len(rows),
@@ -62,5 +64,6 @@ def prepare_data_step(args) -> None:
     settings = json.loads(args.data)
     frame = split_digits(settings)
     write_parquet(frame, args.split)
+    write_parquet(frame[frame["split"] != "test"].reset_index(drop=True), args.train_val)  # all the search may read
     write_json(fit_scaler(frame, settings["scaler_fit"]), args.scaler)
     log(f"split {frame['split'].value_counts().to_dict()}; scaler fitted on {settings['scaler_fit']}")

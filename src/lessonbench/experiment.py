@@ -6,6 +6,7 @@ import io
 import json
 import platform
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -13,36 +14,36 @@ import torch
 from lessonbench import fileio
 from lessonbench.data import load_part, read_scaler
 from lessonbench.fileio import log
-from lessonbench.training import history_frame, summarise_seed, train_seed
+from lessonbench.training import history_frame, summarise_stack, train_stack
 
 
-def run_experiment(exp_id: str, spec: dict, split_path, scaler_path, threads: int, log=print) -> dict:
-    """Train spec['seeds'] seeds (0..seeds-1); return history, runs and test-probability frames.
+def run_experiment(exp_id: str, spec: dict, split_path, scaler_path, threads: int, device: str = "cpu",
+                   seeds: list[int] | None = None, log=print) -> dict:
+    """Train seeds (default 0..spec['seeds']-1) of spec together; return history, runs and test-probability frames.
 
     The test part is loaded only after every seed has finished training.
     """
     torch.set_num_threads(threads)  # fixed from config: 1 vs 2 threads changes the last bits
+    seeds = list(range(spec["seeds"])) if seeds is None else seeds
     frame, scaler = pd.read_parquet(split_path), read_scaler(scaler_path)
     data = {part: load_part(frame, scaler, part) for part in ("train", "val")}
-    log(f"{exp_id}: {spec['seeds']} seeds x {spec['epochs']} epochs, "
-        f"{len(data['train'][1])} train / {len(data['val'][1])} val samples, torch threads {threads}")
-    runs = []
-    for seed in range(spec["seeds"]):
-        try:
-            runs.append(train_seed(spec, seed, data, log))
-        except Exception as err:
-            raise RuntimeError(f"experiment {exp_id!r}, seed {seed}: training failed: {err}") from err
-        log(f"{exp_id}: seed {seed} done in {runs[-1].seconds:.2f} s")
+    log(f"{exp_id}: seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}) trained together x {spec['epochs']} epochs, "
+        f"{len(data['train'][1])} train / {len(data['val'][1])} val samples, device {device}, torch threads {threads}")
+    try:
+        run = train_stack(spec, seeds, data, device, log)
+    except Exception as err:
+        raise RuntimeError(f"experiment {exp_id!r}, seeds {seeds[0]}..{seeds[-1]}: training failed: {err}") from err
+    log(f"{exp_id}: {len(seeds)} seeds done in {run.seconds:.2f} s")
     data["test"] = load_part(frame, scaler, "test")
     data["test_samples"] = frame.loc[frame["split"] == "test", "sample"].to_numpy()
-    rows, probs = zip(*(summarise_seed(run, data) for run in runs))
-    history = history_frame([row for run in runs for row in run.history])
+    rows, probs = summarise_stack(run, data)
+    history = history_frame(run.history)
     return {
         "history": history.assign(experiment=exp_id)[["experiment", "seed", "epoch", "split", "loss", "accuracy"]],
         "runs": pd.DataFrame(rows).assign(experiment=exp_id).astype({"diverged_epoch": "Int64"}),
-        "test_probs": pd.concat(probs, ignore_index=True).assign(experiment=exp_id),
-        "weights": {run.seed: run.model.state_dict() for run in runs},
-        "timing": {"experiment": exp_id, "seconds_per_seed": [round(r.seconds, 3) for r in runs],
+        "test_probs": probs.assign(experiment=exp_id),
+        "weights": {seed: run.model.seed_state(k) for k, seed in enumerate(seeds)},
+        "timing": {"experiment": exp_id, "seeds": len(seeds), "seconds": round(run.seconds, 3), "device": device,
                    "host": platform.node(), "cpu": platform.processor() or platform.machine(),
                    "finished_unix": int(time.time())},
     }
@@ -60,7 +61,9 @@ def write_experiment(result: dict, out: dict) -> None:
 
 
 def train_step(args) -> None:
-    result = run_experiment(args.experiment, json.loads(args.spec), args.split, args.scaler, args.threads, log)
+    spec = json.loads(args.spec) if args.spec else json.loads(Path(args.spec_file).read_text())["spec"]
+    result = run_experiment(args.experiment, spec, args.split, args.scaler, args.threads,
+                            args.device, log=log)
     write_experiment(result, vars(args))
     board = result["runs"]
     log(f"{args.experiment}: mean test accuracy {100 * board['final_test_accuracy'].mean():.2f}% "

@@ -32,11 +32,20 @@ ACTIVATIONS = {
 }
 
 
-def build_optimizer(params, optimizer_spec: dict) -> optim.Optimizer:
-    """The torch.optim class named in the spec over params, with the spec's keyword arguments."""
+FUSED = {"sgd", "adagrad", "adam", "adamw"}  # torch has a one-kernel (fused) update for these
+
+
+def build_optimizer(params, optimizer_spec: dict, fused: bool = False) -> optim.Optimizer:
+    """The torch.optim class named in the spec over params, with the spec's keyword arguments.
+
+    fused: use torch's one-pass update where it has one (same per-element arithmetic, one sweep
+    over memory instead of one per operation; what makes large stacks cheap).
+    """
     name, kwargs = split_name(optimizer_spec)
     if "betas" in kwargs:
         kwargs["betas"] = tuple(kwargs["betas"])
+    if fused and name in FUSED:
+        kwargs["fused"] = True
     return OPTIMIZERS[name](params, **kwargs)
 
 

@@ -128,10 +128,15 @@ def illustrations_context(paths: dict, board: pd.DataFrame, order: list[str]) ->
 
 
 def group_summaries(summaries: dict[str, str], order: list[str]) -> list[dict]:
-    """Experiments that share a model share one summary: [{experiments: [...], text: ...}] in report order."""
+    """Experiments that share a model share one summary: [{experiments: [...], text: ...}] in report order.
+
+    The search's `tuned` has none (its model is known only after the search); its settings are in the
+    search section.
+    """
     groups: dict[str, list[str]] = {}
     for exp in order:
-        groups.setdefault(summaries[exp], []).append(exp)
+        if exp in summaries:
+            groups.setdefault(summaries[exp], []).append(exp)
     return [{"experiments": exps, "text": text} for text, exps in groups.items()]
 
 
@@ -145,6 +150,38 @@ def render_pdf(html: str, path) -> None:
 
     pdf = weasyprint.HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
     fileio.write_bytes(pdf, path)
+
+
+def search_context(paths: dict, tables_dir: Path, board: pd.DataFrame, reproducible: bool) -> dict | None:
+    """The search section: choice, ranges per round, tuned against its base, the samplers compared."""
+    if not paths:
+        return None
+    read = {name: pd.read_parquet(tables_dir / f"{name}.parquet")
+            for name in ("search_rounds", "search_samplers", "search_choice", "search_timings", "tuned_vs_base")}
+    samplers = read["search_samplers"]
+    summary = []
+    for strategy, group in samplers.groupby("strategy", sort=False):
+        summary.append({"strategy": strategy, "searches": len(group), "mean": group["best_val_accuracy"].mean(),
+                        "low": group["best_val_accuracy"].min(), "high": group["best_val_accuracy"].max(),
+                        "found_at": group["found_at_trial"].median()})
+    wide = samplers.pivot(index="search_seed", columns="strategy", values="best_val_accuracy")
+    versus = None
+    if {"random", "tpe"} <= set(wide.columns):
+        versus = {"random_better": int((wide["random"] > wide["tpe"]).sum()),
+                  "tpe_better": int((wide["tpe"] > wide["random"]).sum()),
+                  "ties": int((wide["tpe"] == wide["random"]).sum()), "searches": len(wide)}
+    comparison = records(read["tuned_vs_base"])[0] if len(read["tuned_vs_base"]) else None
+    base = comparison["baseline"] if comparison else None
+    pair = records(board[board["experiment"].isin([base, "tuned"])])
+    rounds = read["search_rounds"]
+    names = [c for c in rounds.columns if c not in ("round", "trials", "best_val_accuracy_round",
+                                                       "best_val_accuracy_so_far")]
+    timings = read["search_timings"]
+    return {"choice": records(read["search_choice"]), "rounds": records(rounds), "names": names,
+            "summary": summary, "versus": versus, "comparison": comparison, "pair": pair, "base": base,
+            "trials_per_second": None if reproducible else float(timings["trials_per_second"].mean()),
+            "values_figure": paths["values_figure"], "samplers_figure": paths["samplers_figure"],
+            "trials": int(rounds["trials"].sum()), "rounds_n": len(rounds)}
 
 
 def run_info(config_hash: str, threads: int) -> dict:
@@ -165,6 +202,8 @@ def report_step(args) -> None:
     info["verification"] = json.loads(Path(args.verification[0]).read_text()) if args.verification else None
     context = build_context(tables, figs, json.loads(Path(args.scaler).read_text()),
                             json.loads(Path(args.showcase).read_text()), info)
+    context["search"] = search_context(dict(item.split("=", 1) for item in args.search), tables_dir,
+                                       tables["leaderboard"], info["reproducible"])
     context["lesson"] = illustrations_context(dict(item.split("=", 1) for item in args.illustrations),
                                               tables["leaderboard"], list(tables["experiments"]["experiment"]))
     html = render_html(context)

@@ -63,10 +63,13 @@ def make_leaderboard(runs: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
 
 
 def make_timings(timings: list[dict]) -> pd.DataFrame:
-    """Wall time per seed and host per experiment: not deterministic, kept apart from the numbers."""
+    """Training wall time and host per experiment: not deterministic, kept apart from the numbers.
+
+    The seeds of an experiment train together, so the time per seed is the stack's time over K.
+    """
     return pd.DataFrame([
-        {"experiment": t["experiment"], "seconds_per_seed_mean": float(np.mean(t["seconds_per_seed"])),
-         "seconds_total": float(np.sum(t["seconds_per_seed"])), "host": t["host"], "cpu": t["cpu"]}
+        {"experiment": t["experiment"], "seconds_per_seed_mean": t["seconds"] / t["seeds"],
+         "seconds_total": float(t["seconds"]), "device": t["device"], "host": t["host"], "cpu": t["cpu"]}
         for t in timings
     ])
 
@@ -110,6 +113,10 @@ def paired_differences(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
 
 def collect_step(args) -> None:
     specs = {spec["id"]: spec for spec in json.loads(args.specs)}  # a list: keeps the config's order
+    spec_files = [path for path in args.spec_files if path]
+    for path in spec_files:  # the search's `tuned` experiment, known only once the search has run
+        extra = json.loads(Path(path).read_text())["spec"]
+        specs[extra["id"]] = extra
     meta = experiment_meta(specs)
     runs = pd.concat([pd.read_parquet(p) for p in args.runs], ignore_index=True)
     out = Path(args.outdir)
@@ -119,5 +126,9 @@ def collect_step(args) -> None:
     fileio.write_table(pd.concat([pd.read_parquet(p) for p in args.test_probs], ignore_index=True), out / "test_probs")
     fileio.write_table(make_leaderboard(runs, meta), out / "leaderboard")
     fileio.write_table(paired_differences(runs, next(iter(specs))), out / "comparisons")
+    if "tuned" in specs:  # the search's choice against the model the lesson hand-picked, paired by seed
+        base = json.loads(Path(spec_files[0]).read_text())["base"]
+        pair = runs[runs["experiment"].isin([base, "tuned"])]
+        fileio.write_table(paired_differences(pair, base), out / "tuned_vs_base")
     fileio.write_table(make_timings([json.loads(Path(p).read_text()) for p in args.timing]), out / "timings")
     log(f"tables for {len(specs)} experiments written to {out}")

@@ -1,4 +1,4 @@
-"""Training every seed of one experiment: seeded init, shuffling and dropout; per-epoch metrics."""
+"""Training every seed of one experiment at once on the stacked model; per-epoch metrics per seed."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from lessonbench.models import build_model, count_parameters, init_weights
+from lessonbench.models import N_CLASSES
 from lessonbench.registries import build_optimizer
+from lessonbench.stacked import StackedMLP, dropout_noise
 
 STREAMS = ("init", "shuffle", "dropout")
 HISTORY_DTYPES = {"seed": "int64", "epoch": "int64", "split": "str", "loss": "float64", "accuracy": "float64"}
@@ -34,100 +34,153 @@ def seed_streams(seed: int) -> dict[str, int]:
     return {name: int(child.generate_state(1, np.uint64)[0] >> np.uint64(1)) for name, child in zip(STREAMS, children)}
 
 
-def generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+def generators(seeds: list[int], stream: str) -> list[torch.Generator]:
+    """One CPU generator per seed for one stream: the same draws on every device."""
+    return [torch.Generator().manual_seed(seed_streams(seed)[stream]) for seed in seeds]
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for the runtime setting `device`, or a clear error if it is not there."""
+    if name == "cuda" and not torch.cuda.is_available():
+        build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        raise RuntimeError(f"config `device: cuda`, but torch {torch.__version__} ({build}) finds no CUDA GPU "
+                           "on this machine; set `device: cpu` or run this job on a GPU node")
+    return torch.device(name)
+
+
+def seed_losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy per seed: logits (K, B, 10), labels (K, B) or (B,) -> (K,)."""
+    k, batch = logits.shape[:2]
+    labels = y.expand(k, batch).reshape(-1)
+    return F.cross_entropy(logits.reshape(-1, N_CLASSES), labels, reduction="none").view(k, batch).mean(1)
+
+
+EVAL_CHUNK = 128  # samples per evaluation pass: keeps a large stack's activations in cache
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
-    """Mean cross-entropy, accuracy (fraction) and class probabilities of model on (x, y), eval mode."""
+def evaluate(model: StackedMLP, x: torch.Tensor, y: torch.Tensor, probs: bool = False) -> dict:
+    """Per-seed mean cross-entropy (K,), accuracy (K,, fraction) and, if asked, probabilities (K, N, 10).
+
+    The means are taken per row in numpy (pairwise, in float64): torch's row reductions may group
+    rows differently for different K, and a seed's numbers must not depend on K.
+    """
     model.eval()
-    logits = model(x)
-    return {
-        "loss": F.cross_entropy(logits, y).item(),
-        "accuracy": (logits.argmax(1) == y).double().mean().item(),
-        "probs": torch.softmax(logits, dim=1),
-    }
+    losses, correct, probabilities = [], [], []
+    for start in range(0, len(y), EVAL_CHUNK):
+        part_x, part_y = x[start:start + EVAL_CHUNK], y[start:start + EVAL_CHUNK]
+        logits = model(part_x)
+        k, n = logits.shape[:2]
+        losses.append(F.cross_entropy(logits.reshape(-1, N_CLASSES), part_y.repeat(k), reduction="none")
+                      .view(k, n).cpu())
+        correct.append((logits.argmax(2) == part_y).cpu())
+        if probs:
+            probabilities.append(torch.softmax(logits, dim=2).cpu())
+    per_sample = torch.cat(losses, dim=1).numpy().astype(np.float64)
+    return {"loss": torch.from_numpy(per_sample.mean(axis=1)),
+            "accuracy": torch.from_numpy(torch.cat(correct, dim=1).numpy().sum(axis=1) / len(y)),
+            "probs": torch.cat(probabilities, dim=1) if probs else None}
 
 
-def train_epoch(model, optimizer, x, y, batch_size: int, shuffle: torch.Generator) -> None:
-    """One pass over (x, y) in shuffled mini-batches, as the lesson's DataLoader(shuffle=True)."""
+def train_epoch(model: StackedMLP, optimizer, x, y, batch_size: int, shuffle, dropout) -> None:
+    """One pass over (x, y) for every seed, each in its own shuffled order, as DataLoader(shuffle=True)."""
     model.train()
-    order = torch.randperm(len(y), generator=shuffle)
-    for start in range(0, len(y), batch_size):
-        batch = order[start:start + batch_size]
-        loss = F.cross_entropy(model(x[batch]), y[batch])
-        optimizer.zero_grad()
+    n = len(y)
+    order = torch.stack([torch.randperm(n, generator=gen) for gen in shuffle]).to(x.device)
+    xs, ys = x[order], y[order]  # (K, N, 64), (K, N): seed k's epoch in its own order; batches are slices
+    noise = [dropout_noise(model.dropout, n, width, dropout).to(x.device)
+             for width in model.hidden_widths] if model.dropout > 0 else None
+    for start in range(0, n, batch_size):
+        batch = slice(start, start + batch_size)
+        logits = model(xs[:, batch], noise and [m[:, batch] for m in noise])
+        loss = seed_losses(logits, ys[:, batch]).sum()  # seed k's gradient is its own loss's gradient
+        model.zero_grad_()
         loss.backward()
         optimizer.step()
 
 
 @dataclass
-class SeedRun:
-    """What one seed leaves behind."""
+class StackRun:
+    """What training a stack of seeds leaves behind."""
 
-    seed: int
+    seeds: list[int]
+    model: StackedMLP
     history: list[dict] = field(default_factory=list)
-    diverged_epoch: int | None = None
-    model: nn.Module | None = None
+    diverged_epoch: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
 
 
-def train_seed(spec: dict, seed: int, data: dict, log=print) -> SeedRun:
-    """Train one seed on data['train'], scoring train and val after every epoch.
+def train_stack(spec: dict, seeds: list[int], data: dict, device: str = "cpu", log=print) -> StackRun:
+    """Train the given seeds of spec together on data['train'], scoring train and val after every epoch.
 
-    Stops early, and records the epoch, when a loss becomes non-finite (divergence).
+    A seed whose loss becomes non-finite is recorded as diverged at that epoch and its curves stop
+    there; the other seeds train on, unaffected.
     """
     started = time.perf_counter()
-    streams = seed_streams(seed)
-    model = build_model(spec["model"])
-    init_weights(model, spec["model"]["init"], generator(streams["init"]))
-    optimizer = build_optimizer(model.parameters(), spec["optimizer"])
-    shuffle = generator(streams["shuffle"])
-    torch.manual_seed(streams["dropout"])  # nn.Dropout draws from the global generator only
-    run = SeedRun(seed=seed, model=model)
+    n, batch_size = len(data["train"][1]), spec["batch_size"]
+    if spec["model"]["batchnorm"] and (n % batch_size == 1 or batch_size == 1):
+        raise ValueError(f"batch_size {batch_size} with {n} training samples leaves a batch of one sample, and "
+                         "BatchNorm cannot normalise a single sample; choose another batch_size")
+    dev = resolve_device(device)
+    model = StackedMLP(spec["model"], len(seeds), dev)
+    model.initialise(generators(seeds, "init"))
+    optimizer = build_optimizer(model.parameters(), spec["optimizer"], fused=True)
+    shuffle, dropout = generators(seeds, "shuffle"), generators(seeds, "dropout")
+    parts = {part: tuple(t.to(dev) for t in data[part]) for part in ("train", "val")}
+    run = StackRun(seeds=list(seeds), model=model)
+    live = list(range(len(seeds)))
     every = max(1, spec["epochs"] // 10)
     for epoch in range(1, spec["epochs"] + 1):
-        train_epoch(model, optimizer, *data["train"], spec["batch_size"], shuffle)
-        scores = {part: evaluate(model, *data[part]) for part in ("train", "val")}
-        if not all(math.isfinite(s["loss"]) for s in scores.values()):
-            run.diverged_epoch = epoch
-            log(f"  seed {seed}: loss became non-finite at epoch {epoch}; stopping this seed")
-            break
-        for part, s in scores.items():
-            run.history.append({"seed": seed, "epoch": epoch, "split": part,
-                                "loss": s["loss"], "accuracy": s["accuracy"]})
-        if epoch % every == 0 or epoch == spec["epochs"]:
-            log(f"  seed {seed} epoch {epoch}/{spec['epochs']}: "
-                f"train loss {scores['train']['loss']:.4f} acc {100 * scores['train']['accuracy']:.2f}%, "
-                f"val loss {scores['val']['loss']:.4f} acc {100 * scores['val']['accuracy']:.2f}%")
+        train_epoch(model, optimizer, *parts["train"], spec["batch_size"], shuffle, dropout)
+        scores = {part: evaluate(model, *parts[part]) for part in parts}
+        for k in list(live):
+            if not all(math.isfinite(s["loss"][k]) for s in scores.values()):
+                run.diverged_epoch[seeds[k]] = epoch
+                live.remove(k)
+                log(f"  seed {seeds[k]}: loss became non-finite at epoch {epoch}; its curves stop here")
+                continue
+            run.history.extend({"seed": seeds[k], "epoch": epoch, "split": part,
+                                "loss": float(s["loss"][k]), "accuracy": float(s["accuracy"][k])}
+                               for part, s in scores.items())
+        if live and (epoch % every == 0 or epoch == spec["epochs"]):
+            acc = {part: 100 * s["accuracy"][live] for part, s in scores.items()}
+            log(f"  epoch {epoch}/{spec['epochs']} ({time.perf_counter() - started:.1f} s): "
+                f"train loss {scores['train']['loss'][live].mean():.4f} acc {acc['train'].mean():.2f}%, "
+                f"val acc {acc['val'].mean():.2f}% (seeds {acc['val'].min():.2f}-{acc['val'].max():.2f}%), "
+                f"{len(live)}/{len(seeds)} seeds live")
+    run.history.sort(key=lambda r: (r["seed"], r["epoch"], r["split"]))
     run.seconds = time.perf_counter() - started
     return run
 
 
-def summarise_seed(run: SeedRun, data: dict) -> tuple[dict, pd.DataFrame]:
-    """Final train/val/test metrics and best-validation epoch of a trained seed, plus test probabilities.
+def summarise_stack(run: StackRun, data: dict) -> tuple[list[dict], pd.DataFrame]:
+    """Final train/val/test metrics and best-validation epoch of every seed, plus test probabilities.
 
     This is the only place that reads the test part, after training has finished.
     """
+    dev = next(run.model.parameters()).device
+    scores = {part: evaluate(run.model, *(t.to(dev) for t in data[part]), probs=part == "test")
+              for part in ("train", "val", "test")}
     history = history_frame(run.history)
-    val = history[history["split"] == "val"]
-    best = val.loc[val["accuracy"].idxmax()] if len(val) else None
-    row = {"seed": run.seed, "epochs_run": int(val["epoch"].max()) if len(val) else 0,
-           "diverged_epoch": run.diverged_epoch,
-           "best_val_accuracy": float(best["accuracy"]) if best is not None else math.nan,
-           "best_val_epoch": int(best["epoch"]) if best is not None else 0,
-           "n_params": count_parameters(run.model)}
-    test_probs = None
-    for part in ("train", "val", "test"):
-        scores = evaluate(run.model, *data[part])
-        row[f"final_{part}_loss"], row[f"final_{part}_accuracy"] = scores["loss"], scores["accuracy"]
-        test_probs = scores["probs"]
-    if run.diverged_epoch is not None:
-        row.update({f"final_{p}_{m}": math.nan for p in ("train", "val", "test") for m in ("loss", "accuracy")})
-    probs = pd.DataFrame(test_probs.numpy().astype(np.float64), columns=[f"prob_{c}" for c in range(10)])
-    probs.insert(0, "seed", run.seed)
-    probs.insert(1, "sample", data["test_samples"])
-    probs.insert(2, "label", data["test"][1].numpy())
-    probs.insert(3, "pred", test_probs.argmax(1).numpy())
-    return row, probs
+    rows, probs = [], []
+    for k, seed in enumerate(run.seeds):
+        val = history[(history["seed"] == seed) & (history["split"] == "val")]
+        best = val.loc[val["accuracy"].idxmax()] if len(val) else None
+        row = {"seed": seed, "epochs_run": int(val["epoch"].max()) if len(val) else 0,
+               "diverged_epoch": run.diverged_epoch.get(seed),
+               "best_val_accuracy": float(best["accuracy"]) if best is not None else math.nan,
+               "best_val_epoch": int(best["epoch"]) if best is not None else 0,
+               "n_params": run.model.parameters_per_seed()}
+        for part, s in scores.items():
+            diverged = seed in run.diverged_epoch
+            row[f"final_{part}_loss"] = math.nan if diverged else float(s["loss"][k])
+            row[f"final_{part}_accuracy"] = math.nan if diverged else float(s["accuracy"][k])
+        rows.append(row)
+        test_probs = scores["test"]["probs"][k]
+        frame = pd.DataFrame(test_probs.numpy().astype(np.float64), columns=[f"prob_{c}" for c in range(10)])
+        frame.insert(0, "seed", seed)
+        frame.insert(1, "sample", data["test_samples"])
+        frame.insert(2, "label", data["test"][1].numpy())
+        frame.insert(3, "pred", test_probs.argmax(1).numpy())
+        probs.append(frame)
+    return rows, pd.concat(probs, ignore_index=True)

@@ -14,26 +14,36 @@ from lessonbench.config import (
     config_hash,
     resolve_experiments,
     resolve_illustrations,
+    resolve_search,
     training_spec,
 )
 
 try:
     DATA, SPECS = resolve_experiments(config["experiment_files"])
     ILLUSTRATIONS = resolve_illustrations(config["illustrations_file"], SPECS)
+    SEARCH = resolve_search(config["search_file"], SPECS) if config.get("search_file") else None
 except ConfigError as err:
     raise WorkflowError(f"invalid experiment file: {err}") from None
+if SEARCH and "tuned" in SPECS:
+    raise WorkflowError("an experiment is called 'tuned', the name the search gives its choice; rename it")
 
 EXPERIMENTS = list(SPECS)
+# Experiments with runs: the configured ones, and the search's choice when there is a search.
+RUNS = EXPERIMENTS + (["tuned"] if SEARCH else [])
+SEARCHES = [f"{strategy}-{seed}" for strategy in ("random", "tpe") for seed in SEARCH["search_seeds"]] if SEARCH else []
 VERIFY = config.get("verify_experiment", EXPERIMENTS[-1])
 if VERIFY not in SPECS:
     raise WorkflowError(f"config: verify_experiment: {VERIFY!r} is not an experiment; expected one of {EXPERIMENTS}")
-SECTIONS = list(dict.fromkeys(spec["section"] for spec in SPECS.values()))
+SECTIONS = list(dict.fromkeys([spec["section"] for spec in SPECS.values()] + ([SEARCH["tuned"]["section"]] if SEARCH else [])))
 LIB = "src/lessonbench/"
 # Source files each step runs: inputs, so a real edit reruns the step (checksummed, a touch does not).
 CODE = {
     "data": [LIB + f for f in ("cli.py", "data.py", "fileio.py")],
-    "train": [LIB + f for f in ("cli.py", "data.py", "fileio.py", "experiment.py", "training.py",
-                                "models.py", "registries.py")],
+    "train": [LIB + f for f in ("__init__.py", "cli.py", "data.py", "fileio.py", "experiment.py", "training.py",
+                                "stacked.py", "models.py", "registries.py")],
+    "search": [LIB + f for f in ("__init__.py", "cli.py", "data.py", "fileio.py", "search.py", "training.py",
+                                 "stacked.py", "models.py", "registries.py", "config.py")],
+    "search_summary": [LIB + f for f in ("cli.py", "fileio.py", "figures_search.py", "figures.py", "data.py")],
     "tables": [LIB + f for f in ("cli.py", "fileio.py", "tables.py")],
     "figures": [LIB + f for f in ("cli.py", "fileio.py", "figures.py", "data.py")],
     "illustrations": [LIB + f for f in ("cli.py", "fileio.py", "illustrations.py", "figures_lesson.py",

@@ -4,6 +4,7 @@ rule prepare_data:
     output:
         split="results/data/split.parquet",
         scaler="results/data/scaler.json",
+        train_val="results/data/train_val.parquet",
     params:
         data=canonical_json(DATA),
     log:
@@ -11,4 +12,4 @@ rule prepare_data:
     threads: 1
     shell:
         "python -m lessonbench prepare-data --data {params.data:q}"
-        " --split {output.split:q} --scaler {output.scaler:q} > {log:q} 2>&1"
+        " --split {output.split:q} --scaler {output.scaler:q} --train-val {output.train_val:q} > {log:q} 2>&1"

@@ -13,10 +13,15 @@ rule render_report:
         activations_lesson=rules.draw_activations.output.lesson,
         symmetry=rules.measure_symmetry.output.table,
         model_summaries=rules.summarise_models.output[0],
+        search_tables=rules.summarise_search.output.tables if SEARCH else [],
+        search_values=rules.summarise_search.output.values if SEARCH else [],
+        search_samplers=rules.summarise_search.output.samplers if SEARCH else [],
     output:
         html="results/report/report.html",
         pdf="results/report/report.pdf",
     params:
+        search=lambda wildcards, input: (f"values_figure={input.search_values} samplers_figure={input.search_samplers}"
+                                         if SEARCH else ""),
         sections=SECTIONS,
         config_hash=config_hash(DATA, SPECS),
         threads=config["torch_threads"],
@@ -30,7 +35,7 @@ rule render_report:
         " --showcase {input.showcase:q} --sections {params.sections:q}"
         " --section-figures {input.sections:q} --config-hash {params.config_hash}"
         " --threads {params.threads} --html {output.html:q} --pdf {output.pdf:q}"
-        " --verification {input.verification:q} --illustrations optimizer_paths={input.optimizer_paths:q}"
+        " --verification {input.verification:q} --search {params.search} --illustrations optimizer_paths={input.optimizer_paths:q}"
         " optimizer_paths_figure={input.optimizer_paths_figure:q} activations={input.activations:q}"
         " activations_deep={input.activations_deep:q} activations_lesson={input.activations_lesson:q}"
         " symmetry={input.symmetry:q} model_summaries={input.model_summaries:q} > {log:q} 2>&1"

@@ -1,13 +1,15 @@
 TABLES = ["experiments", "history", "runs", "test_probs", "leaderboard", "comparisons", "timings"]
+TABLES += ["tuned_vs_base"] if SEARCH else []
 
 
 rule collect_tables:
     input:
         code=CODE["tables"],
-        runs=expand("results/runs/{experiment}/runs.parquet", experiment=EXPERIMENTS),
-        history=expand("results/runs/{experiment}/history.parquet", experiment=EXPERIMENTS),
-        test_probs=expand("results/runs/{experiment}/test_probs.parquet", experiment=EXPERIMENTS),
-        timing=expand("results/runs/{experiment}/timing.json", experiment=EXPERIMENTS),
+        runs=expand("results/runs/{experiment}/runs.parquet", experiment=RUNS),
+        history=expand("results/runs/{experiment}/history.parquet", experiment=RUNS),
+        test_probs=expand("results/runs/{experiment}/test_probs.parquet", experiment=RUNS),
+        timing=expand("results/runs/{experiment}/timing.json", experiment=RUNS),
+        spec_files=[f"results/search/random-{SEARCH['search_seeds'][0]}/best.json"] if SEARCH else [],
     output:
         expand("results/tables/{table}.{ext}", table=TABLES, ext=["parquet", "csv"]),
     params:
@@ -19,4 +21,4 @@ rule collect_tables:
     shell:
         "python -m lessonbench collect --specs {params.specs:q} --outdir {params.outdir:q}"
         " --runs {input.runs:q} --history {input.history:q} --test-probs {input.test_probs:q}"
-        " --timing {input.timing:q} > {log:q} 2>&1"
+        " --timing {input.timing:q} --spec-files {input.spec_files:q} > {log:q} 2>&1"

@@ -12,13 +12,14 @@ rule train_experiment:
     params:
         spec=get_training_spec,
         threads=config["torch_threads"],
+        device=config["device"],
     log:
         "results/logs/train_experiment/{experiment}.log",
     wildcard_constraints:
-        experiment="[a-z][a-z0-9_]*",
+        experiment="|".join(EXPERIMENTS),
     threads: 1
     shell:
         "python -m lessonbench train --experiment {wildcards.experiment} --spec {params.spec:q}"
-        " --threads {params.threads} --split {input.split:q} --scaler {input.scaler:q}"
+        " --threads {params.threads} --device {params.device} --split {input.split:q} --scaler {input.scaler:q}"
         " --history {output.history:q} --runs {output.runs:q} --test-probs {output.test_probs:q}"
         " --weights {output.weights:q} --timing {output.timing:q} > {log:q} 2>&1"

@@ -14,12 +14,13 @@ rule verify_determinism:
     params:
         spec=get_training_spec,
         threads=config["torch_threads"],
+        device=config["device"],
     log:
         "results/logs/verify_determinism/{experiment}.log",
     threads: 1
     shell:
         "python -m lessonbench verify --experiment {wildcards.experiment} --spec {params.spec:q}"
-        " --threads {params.threads} --split {input.split:q} --scaler {input.scaler:q}"
+        " --threads {params.threads} --device {params.device} --split {input.split:q} --scaler {input.scaler:q}"
         " --history {input.history:q} --runs {input.runs:q} --test-probs {input.test_probs:q}"
         " --weights {input.weights:q} --output {output:q} > {log:q} 2>&1"
 

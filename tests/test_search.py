@@ -1,0 +1,141 @@
+"""The hyperparameter search: bad input, narrowing, validation data only, stacks, determinism, resuming."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from lessonbench import search
+from lessonbench.config import ConfigError, resolve_search
+from lessonbench.search import narrow, run_search, search_data, train_trials, trial_spec
+from lessonbench.training import train_stack
+
+from .conftest import ROOT
+
+SEARCH_FILE = ROOT / "experiments" / "search.yaml"
+QUIET = dict(log=lambda message: None)
+
+
+@pytest.fixture(scope="module")
+def settings(lesson):
+    resolved = resolve_search(SEARCH_FILE, lesson[1])
+    base = resolved.pop("base_spec")
+    small = {**resolved, "rounds": 2, "trials_per_round": 4, "epochs": 2, "keep_top": 2,
+             "space": {**resolved["space"], "model.activation": {"choices": ["relu"]}}}
+    return small, base
+
+
+@pytest.mark.parametrize("change, field", [
+    (("optimizer.lr: {low: 1.0e-4, high: 1.0e-1", "optimizer.lr: {low: 1.0e-1, high: 1.0e-4"),
+     "search.space.optimizer.lr"),  # inverted
+    (("model.dropout: {low: 0.0, high: 0.5}", "model.dropout: {low: 0.5, high: 0.5}"),
+     "search.space.model.dropout"),  # empty
+    (("optimizer.weight_decay: {low: 1.0e-6", "optimizer.weight_decay: {low: 0.0"),
+     "search.space.optimizer.weight_decay.low"),  # log scale through zero
+    (("model.dropout: {low", "model.droput: {low"), "search.space.model.droput"),  # unknown name
+    (("base: lesson_best", "base: lesson_bets"), "search.base"),  # no such experiment
+    (("model.dropout: {low: 0.0, high: 0.5}", "optimizer.momentum: {low: 0.5, high: 0.9}"),
+     "search.space.optimizer.momentum"),  # Adam takes no momentum
+    (("choices: [relu, sigmoid]", "choices: [relu, swish]"), "search.space.model.activation"),
+    (("model.dropout: {low: 0.0, high: 0.5}", "model.dropout: {low: 0.0, high: 1.5}"), "search.space.model.dropout"),
+    (("rounds: 4", "rounds: 0"), "search.rounds"),
+    (("keep_top: 5", "keep_top: 500"), "search.keep_top"),
+])
+def test_bad_search_settings_name_the_field(tmp_path, lesson, change, field):
+    text = SEARCH_FILE.read_text()
+    assert change[0] in text
+    path = tmp_path / "search.yaml"
+    path.write_text(text.replace(*change))
+    with pytest.raises(ConfigError) as err:
+        resolve_search(path, lesson[1])
+    assert f": {field}:" in str(err.value), str(err.value)
+
+
+def test_narrowing_keeps_the_span_of_the_best():
+    space = {"optimizer.lr": {"low": 1e-4, "high": 1e-1, "scale": "log"},
+             "model.batchnorm": {"choices": [True, False]}}
+    scored = [{"trial": i, "value": v, "values": {"optimizer.lr": lr, "model.batchnorm": bn}}
+              for i, (v, lr, bn) in enumerate([(0.9, 1e-3, True), (0.95, 1e-2, True), (0.5, 5e-2, False),
+                                                (0.93, 3e-3, True)])]
+    narrowed = narrow(space, scored, keep_top=2)
+    assert narrowed["optimizer.lr"] == {"low": 3e-3, "high": 1e-2, "scale": "log"}
+    assert narrowed["model.batchnorm"] == {"choices": [True]}
+
+
+def test_the_search_gets_no_test_rows(split_frame, lesson):
+    from lessonbench.data import fit_scaler
+
+    scaler = fit_scaler(split_frame, "train")
+    with pytest.raises(ValueError, match="test rows"):
+        search_data(split_frame, scaler)
+    data = search_data(split_frame[split_frame["split"] != "test"], scaler)
+    assert set(data) == {"train", "val"}
+
+
+def small_search_data(tensors):
+    return {"train": tuple(t[:300] for t in tensors["train"]), "val": tensors["val"]}
+
+
+def test_trials_trained_together_are_the_trials_trained_alone(settings, tensors):
+    small, base = settings
+    trials = [{"optimizer.lr": lr, "optimizer.weight_decay": wd, "model.dropout": p, "model.batchnorm": bn}
+              for lr, wd, p, bn in [(1e-3, 1e-5, 0.1, True), (1e-2, 0.0, 0.4, True), (3e-3, 1e-3, 0.0, False),
+                                    (5e-3, 1e-4, 0.2, True)]]
+    data = small_search_data(tensors)
+    together, groups = train_trials(base, trials, data, small, "cpu")
+    alone, singles = train_trials(base, trials, data, small, "cpu", together=False)
+    assert (groups, singles) == (2, 4)
+    assert together == alone  # bit for bit: seed k of a stack is seed k alone, per-trial lr and all
+
+
+def test_a_trial_is_the_experiment_with_those_values(settings, tensors):
+    """The search's per-trial learning rate and L2 give what torch's own lr and weight_decay give."""
+    small, base = settings
+    values = {"optimizer.lr": 0.004, "optimizer.weight_decay": 1e-4, "model.dropout": 0.3, "model.batchnorm": True}
+    data = small_search_data(tensors)
+    (score,), _ = train_trials(base, [values], data, small, "cpu")
+    spec = trial_spec(base, values, small["epochs"])
+    run = train_stack(spec, [small["trial_seed"]], data, **QUIET)
+    val = [r for r in run.history if r["split"] == "val"][-1]
+    assert score["val_loss"] == pytest.approx(val["loss"], rel=1e-4)
+    assert abs(score["val_accuracy"] - val["accuracy"]) <= 1 / 360 + 1e-12
+
+
+def test_search_is_deterministic_and_resumes_without_retraining(settings, tensors, tmp_path, monkeypatch):
+    small, base = settings
+    data = small_search_data(tensors)
+    clean, _ = run_search("random", 0, small, base, data, f"sqlite:///{tmp_path}/clean.db", **QUIET)
+    again, _ = run_search("random", 0, small, base, data, f"sqlite:///{tmp_path}/again.db", **QUIET)
+    assert clean.equals(again)
+    assert clean["round"].tolist() == [1] * 4 + [2] * 4
+
+    calls = []
+    real = search.train_trials
+
+    def dies_in_round_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    storage = f"sqlite:///{tmp_path}/killed.db"
+    monkeypatch.setattr(search, "train_trials", dies_in_round_two)
+    with pytest.raises(KeyboardInterrupt):
+        run_search("random", 0, small, base, data, storage, **QUIET)
+    monkeypatch.setattr(search, "train_trials", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    resumed, timing = run_search("random", 0, small, base, data, storage, **QUIET)
+    assert len(calls) == 3 and timing["trials_trained"] == 4  # only round 2 trained again
+    assert resumed.equals(clean)
+
+
+def test_other_search_seed_other_trials(settings, tensors, tmp_path):
+    small, base = settings
+    data = small_search_data(tensors)
+    a, _ = run_search("random", 0, small, base, data, f"sqlite:///{tmp_path}/a.db", **QUIET)
+    b, _ = run_search("random", 1, small, base, data, f"sqlite:///{tmp_path}/b.db", **QUIET)
+    assert a["hp:optimizer.lr"].tolist() != b["hp:optimizer.lr"].tolist()
+    t, _ = run_search("tpe", 0, copy.deepcopy(small), base, data, f"sqlite:///{tmp_path}/t.db", **QUIET)
+    assert len(t) == len(a) and t["val_accuracy"].between(0, 1).all()
+    assert torch.get_num_threads() >= 1

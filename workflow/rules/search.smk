@@ -1,0 +1,82 @@
+# The lesson's hyperparameter search (experiments/search.yaml), on training and validation data only.
+# One job per search (strategy x search seed); the first random search's choice becomes `tuned`.
+if SEARCH:
+    SEARCH_SETTINGS = {key: value for key, value in SEARCH.items() if key != "base_spec"}
+
+    rule search:
+        input:
+            code=CODE["search"],
+            # the split without its test rows: the search cannot read what it is not given
+            train_val="results/data/train_val.parquet",
+            scaler="results/data/scaler.json",
+        output:
+            trials="results/search/{strategy}-{seed}/trials.parquet",
+            trials_csv="results/search/{strategy}-{seed}/trials.csv",
+            best="results/search/{strategy}-{seed}/best.json",
+            timing="results/search/{strategy}-{seed}/timing.json",
+        params:
+            settings=canonical_json(SEARCH_SETTINGS),
+            base=canonical_json(SEARCH["base_spec"]),
+            threads=config["torch_threads"],
+            device=config["device"],
+            # the study database is not an output, so a killed search keeps its finished rounds
+            database="results/search/{strategy}-{seed}.db",
+            storage=config.get("search_storage") or "",
+        log:
+            "results/logs/search/{strategy}-{seed}.log",
+        wildcard_constraints:
+            strategy="random|tpe",
+            seed="[0-9]+",
+        threads: 1
+        shell:
+            "python -m lessonbench search --strategy {wildcards.strategy} --search-seed {wildcards.seed}"
+            " --settings {params.settings:q} --base {params.base:q} --threads {params.threads}"
+            " --device {params.device} --storage={params.storage:q} --train-val {input.train_val:q}"
+            " --scaler {input.scaler:q} --database {params.database:q} --trials {output.trials:q}"
+            " --best {output.best:q} --timing {output.timing:q} > {log:q} 2>&1"
+
+    rule train_tuned:
+        input:
+            code=CODE["train"],
+            best=f"results/search/random-{SEARCH['search_seeds'][0]}/best.json",
+            split="results/data/split.parquet",
+            scaler="results/data/scaler.json",
+        output:
+            history="results/runs/tuned/history.parquet",
+            runs="results/runs/tuned/runs.parquet",
+            test_probs="results/runs/tuned/test_probs.parquet",
+            weights="results/runs/tuned/weights.pt",
+            timing="results/runs/tuned/timing.json",
+        params:
+            threads=config["torch_threads"],
+            device=config["device"],
+        log:
+            "results/logs/train_experiment/tuned.log",
+        threads: 1
+        shell:
+            "python -m lessonbench train --experiment tuned --spec-file {input.best:q}"
+            " --threads {params.threads} --device {params.device} --split {input.split:q} --scaler {input.scaler:q}"
+            " --history {output.history:q} --runs {output.runs:q} --test-probs {output.test_probs:q}"
+            " --weights {output.weights:q} --timing {output.timing:q} > {log:q} 2>&1"
+
+    SEARCH_TABLES = ["search_trials", "search_rounds", "search_samplers", "search_choice", "search_timings"]
+
+    rule summarise_search:
+        input:
+            code=CODE["search_summary"],
+            trials=expand("results/search/{search}/trials.parquet", search=SEARCHES),
+            best=expand("results/search/{search}/best.json", search=SEARCHES),
+            timing=expand("results/search/{search}/timing.json", search=SEARCHES),
+        output:
+            tables=expand("results/tables/{table}.{ext}", table=SEARCH_TABLES, ext=["parquet", "csv"]),
+            values="results/figures/search_values.png",
+            samplers="results/figures/search_samplers.png",
+        params:
+            settings=canonical_json(SEARCH_SETTINGS),
+        log:
+            "results/logs/summarise_search.log",
+        threads: 1
+        shell:
+            "python -m lessonbench summarise-search --settings {params.settings:q} --trials {input.trials:q}"
+            " --best {input.best:q} --timing {input.timing:q} --outdir results/tables"
+            " --values-figure {output.values:q} --samplers-figure {output.samplers:q} > {log:q} 2>&1"
