@@ -86,6 +86,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     s.add_argument("--storage", default="", help="Optuna storage URL; empty: SQLite at --database")
+    s.add_argument("--code-version", default="", help="part of the study name: new code, new study")
     for name in ("train-val", "scaler", "database", "trials", "best", "timing"):
         s.add_argument(f"--{name}", required=True)
 

@@ -65,9 +65,11 @@ def choice_table(best: dict, settings: dict) -> pd.DataFrame:
     """The lesson's search's choice: one row per hyperparameter, with the range it was searched in."""
     rows = []
     for name, dim in settings["space"].items():
-        searched = (", ".join(map(json.dumps, dim["choices"])) if "choices" in dim
-                    else f"{dim['low']:g} .. {dim['high']:g} ({dim['scale']})")
-        rows.append({"hyperparameter": name, "chosen": json.dumps(best["values"][name]), "searched": searched,
+        searched = (", ".join(json.dumps(c) if isinstance(c, bool) else str(c) for c in dim["choices"])
+                    if "choices" in dim else f"{dim['low']:g} – {dim['high']:g} ({dim['scale']})")
+        value = best["values"][name]
+        shown = f"{value:.3g}" if isinstance(value, float) else json.dumps(value) if isinstance(value, bool) else value
+        rows.append({"hyperparameter": name, "chosen": shown, "value": json.dumps(value), "searched": searched,
                      "trial": best["trial"] + 1, "round": best["round"], "val_accuracy": best["val_accuracy"]})
     return pd.DataFrame(rows)
 
@@ -119,7 +121,7 @@ def plot_values(trials: pd.DataFrame, settings: dict, best: dict, path) -> None:
 
 def plot_samplers(trials: pd.DataFrame, path) -> None:
     """Best validation accuracy so far against trials, for each search; mean per strategy drawn thick."""
-    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    fig, ax = plt.subplots(figsize=(7.0, 3.0))
     for strategy, group in trials.groupby("strategy", sort=True):
         curves = []
         for _, search in group.groupby("search_seed", sort=True):

@@ -181,17 +181,19 @@ def search_data(frame: pd.DataFrame, scaler: dict) -> dict:
     return {part: load_part(frame, scaler, part) for part in ("train", "val")}
 
 
-def study_name(strategy: str, search_seed: int, settings: dict, base: dict) -> str:
-    digest = hashlib.sha256(canonical_json({"search": settings, "base": base}).encode()).hexdigest()
+def study_name(strategy: str, search_seed: int, settings: dict, base: dict, code_version: str = "") -> str:
+    """Named after everything that decides its trials, so a study is resumed only by the same search."""
+    identity = canonical_json({"search": settings, "base": base, "code": code_version})
+    digest = hashlib.sha256(identity.encode()).hexdigest()
     return f"{strategy}-{search_seed}-{digest[:12]}"
 
 
 def run_search(strategy: str, search_seed: int, settings: dict, base: dict, data: dict, storage: str,
-               device: str = "cpu", log=print) -> tuple[pd.DataFrame, dict]:
+               device: str = "cpu", log=print, code_version: str = "") -> tuple[pd.DataFrame, dict]:
     """Run (or resume) one search; return its trials table and timing facts."""
     dev = resolve_device(device)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    name = study_name(strategy, search_seed, settings, base)
+    name = study_name(strategy, search_seed, settings, base, code_version)
     study = optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True)
     space, rows, seconds, n_trained = dict(settings["space"]), [], 0.0, 0
     per_round = settings["trials_per_round"]
@@ -262,8 +264,9 @@ def trials_frame(rows: list[dict], strategy: str, search_seed: int) -> pd.DataFr
         for name, value in r["values"].items():
             record[f"hp:{name}"] = json.dumps(value) if isinstance(value, bool) else value
         for name, dim in r["space"].items():
-            record[f"range:{name}"] = (json.dumps(dim["choices"]) if "choices" in dim
-                                       else f"{dim['low']:.6g}..{dim['high']:.6g}")
+            record[f"range:{name}"] = (", ".join(json.dumps(c) if isinstance(c, bool) else str(c)
+                                                 for c in dim["choices"]) if "choices" in dim
+                                       else f"{dim['low']:.3g} – {dim['high']:.3g}")
         records.append(record)
     return pd.DataFrame(records)
 
@@ -301,7 +304,8 @@ def search_step(args) -> None:
     log(f"search {args.strategy} seed {args.search_seed}: {settings['rounds']} rounds x "
         f"{settings['trials_per_round']} trials x {settings['epochs']} epochs on the base {base['id']!r}; "
         f"storage {storage.split('@')[-1]}")
-    table, timing = run_search(args.strategy, args.search_seed, settings, base, data, storage, args.device, log)
+    table, timing = run_search(args.strategy, args.search_seed, settings, base, data, storage, args.device, log,
+                               args.code_version)
     fileio.write_table(table, Path(args.trials).with_suffix(""))
     choice = chosen(table, base, settings)
     fileio.write_json({"strategy": args.strategy, "search_seed": args.search_seed, "base": base["id"], **choice,

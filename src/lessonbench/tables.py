@@ -88,7 +88,7 @@ def experiment_meta(specs: dict) -> pd.DataFrame:
 
 def describe_block(block: dict) -> str:
     """'sgd(lr=0.1, momentum=0.9)' for an optimizer or init block."""
-    args = ", ".join(f"{k}={v}" for k, v in block.items() if k != "name")
+    args = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in block.items() if k != "name")
     return f"{block['name']}({args})"
 
 

@@ -54,6 +54,16 @@ CODE = {
 }
 
 
+def files_hash(paths) -> str:
+    """Short SHA-256 of the files' contents: names a search study after the code that fills it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def get_training_spec(wildcards):
     """The part of one experiment that changes its numbers, in canonical JSON (key order ignored)."""
     return canonical_json(training_spec(SPECS[wildcards.experiment]))

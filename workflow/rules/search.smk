@@ -22,6 +22,8 @@ if SEARCH:
             # the study database is not an output, so a killed search keeps its finished rounds
             database="results/search/{strategy}-{seed}.db",
             storage=config.get("search_storage") or "",
+            # a code edit starts a new study (no stale trials); a killed run resumes the same one
+            code_version=files_hash(CODE["search"]),
         log:
             "results/logs/search/{strategy}-{seed}.log",
         wildcard_constraints:
@@ -31,7 +33,7 @@ if SEARCH:
         shell:
             "python -m lessonbench search --strategy {wildcards.strategy} --search-seed {wildcards.seed}"
             " --settings {params.settings:q} --base {params.base:q} --threads {params.threads}"
-            " --device {params.device} --storage={params.storage:q} --train-val {input.train_val:q}"
+            " --device {params.device} --code-version {params.code_version} --storage={params.storage:q} --train-val {input.train_val:q}"
             " --scaler {input.scaler:q} --database {params.database:q} --trials {output.trials:q}"
             " --best {output.best:q} --timing {output.timing:q} > {log:q} 2>&1"
 
