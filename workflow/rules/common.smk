@@ -21,7 +21,9 @@ from lessonbench.config import (
 try:
     DATA, SPECS = resolve_experiments(config["experiment_files"])
     ILLUSTRATIONS = resolve_illustrations(config["illustrations_file"], SPECS)
-    SEARCH = resolve_search(config["search_file"], SPECS) if config.get("search_file") else None
+    # `--config search_file=null` arrives as the text "null"
+    SEARCH_FILE = config.get("search_file")
+    SEARCH = resolve_search(SEARCH_FILE, SPECS) if SEARCH_FILE not in (None, "", "null", "none") else None
 except ConfigError as err:
     raise WorkflowError(f"invalid experiment file: {err}") from None
 if SEARCH and "tuned" in SPECS:
