@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# WeasyPrint renders text with Pango; the report uses DejaVu fonts.
-debs=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
+# WeasyPrint renders text with Pango; the report uses DejaVu fonts. PostgreSQL: the tests start a
+# throwaway server to check that several search workers can share one study (the workflow itself
+# needs no database unless config/config.yaml names one).
+debs=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core postgresql)
 missing=()
 for deb in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" || missing+=("$deb")

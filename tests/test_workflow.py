@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +30,7 @@ from pypdf import PdfReader
 from .conftest import ROOT
 
 pytestmark = pytest.mark.workflow
-COPY = ["Snakefile", "workflow", "src", "experiments", "config", "report_templates"]
+COPY = ["workflow", "src", "experiments", "config", "report_templates"]
 DETERMINISTIC = [f"results/tables/{t}.{ext}" for t in ("experiments", "history", "runs", "test_probs",
                                                          "leaderboard", "comparisons") for ext in ("parquet", "csv")]
 SEARCH_TABLES = ("tuned_vs_base", "search_trials", "search_rounds", "search_samplers", "search_choice")
@@ -112,13 +113,54 @@ def first_run(run_tree) -> dict[str, bytes]:
     return {name: (run_tree / name).read_bytes() for name in DETERMINISTIC}
 
 
+# Stands in for a cluster's sbatch/qsub: starts the job script as a process of its own, detached from
+# Snakemake, logs the submission and prints the process id as the job id.
+SUBMIT = """#!/bin/bash
+jobscript="$1"
+setsid bash "$jobscript" > "$jobscript.out" 2>&1 < /dev/null &
+echo "$(basename "$jobscript") $!" >> submissions.log
+echo "$!"
+"""
+
+
 def test_two_clean_runs_give_identical_files(first_run, tmp_path_factory):
+    """The second clean run goes through snakemake-executor-plugin-cluster-generic: every job a separate
+    process that Snakemake does not start itself, so jobs can only have communicated through files."""
     other = make_tree(tmp_path_factory.mktemp("again"))
-    snakemake(other, "--cores", "1")  # a different --cores must not change a bit
+    (other / "submit.sh").write_text(SUBMIT)
+    (other / "submit.sh").chmod(0o755)
+    proc = snakemake(other, "--executor", "cluster-generic", "--cluster-generic-submit-cmd", "./submit.sh",
+                     "--jobs", "4", "--latency-wait", "30")
+    (other / "cluster-run.log").write_text(proc.stdout + proc.stderr)
     for name, data in first_run.items():
         assert (other / name).read_bytes() == data, name
+    submitted = [line.split() for line in (other / "submissions.log").read_text().splitlines()]
+    rules = [script.split(".")[1] for script, _ in submitted]
+    assert len({pid for _, pid in submitted}) == len(submitted)  # one process per job
+    assert rules.count("train_experiment") == 12 and rules.count("search") == 2 and "train_tuned" in rules
+    assert not {"collect_tables", "render_report", "summarise_search"} & set(rules)  # local rules stay local
     weights = torch.load(other / "results/runs/adam/weights.pt", weights_only=True)
     assert sorted(weights) == [0, 1] and weights[0]["0.weight"].shape == (100, 64)
+
+
+def test_snakemakes_own_report(run_tree, first_run):
+    snakemake(run_tree, "--report", "report.zip")
+    with zipfile.ZipFile(run_tree / "report.zip") as archive:
+        names = archive.namelist()
+    for wanted in ("report.pdf", "leaderboard.png", "confusion.png", "search_values.png", "report.html"):
+        assert any(name.endswith(wanted) for name in names), (wanted, names[:20])
+
+
+def test_slurm_profile_dry_run(run_tree):
+    """The SLURM profile plans every job with its resources, and a GPU where device: cuda, without a cluster."""
+    out = snakemake(run_tree, "--workflow-profile", "workflow/profiles/slurm", "-n", "--forceall",
+                    "--config", "device=cuda").stdout
+    blocks = [b for b in re.split(r"\n(?=(?:local)?rule \w+:)", out) if b.startswith("rule train_experiment:")]
+    assert len(blocks) == 12
+    for block in blocks:
+        assert re.search(r"resources: .*mem_mb=2000.*slurm_partition=PARTITION, slurm_account=ACCOUNT, "
+                         r"runtime=60, gpu=1", block), block
+    assert "localrule render_report:" in out and "localrule collect_tables:" in out
 
 
 def test_report_names_every_experiment(run_tree, first_run):

@@ -13,6 +13,7 @@ import sys
 STEPS = {
     "prepare-data": "lessonbench.data:prepare_data_step",
     "train": "lessonbench.experiment:train_step",
+    "combine-chunks": "lessonbench.experiment:combine_step",
     "collect": "lessonbench.tables:collect_step",
     "figures": "lessonbench.figures:figures_step",
     "report": "lessonbench.report:report_step",
@@ -23,6 +24,7 @@ STEPS = {
     "symmetry": "lessonbench.figures_lesson:symmetry_step",
     "model-summaries": "lessonbench.figures_lesson:summaries_step",
     "search": "lessonbench.search:search_step",
+    "search-worker": "lessonbench.search:worker_step",
     "summarise-search": "lessonbench.figures_search:summarise_search_step",
 }
 
@@ -44,8 +46,14 @@ def parser() -> argparse.ArgumentParser:
     spec.add_argument("--spec-file", help="a JSON file whose `spec` is the training spec (the search's choice)")
     s.add_argument("--threads", type=int, default=1, help="torch threads (fixed, for bit-identical results)")
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the stacked model trains")
+    s.add_argument("--seeds", type=int, nargs="+", help="train these seeds only (a chunk); default all")
     for name in ("split", "scaler", "history", "runs", "test-probs", "weights", "timing"):
         s.add_argument(f"--{name}", required=True)
+
+    s = sub.add_parser("combine-chunks", help="an experiment's files from its seed chunks")
+    for name in ("history", "runs", "test-probs", "weights", "timing"):
+        s.add_argument(f"--{name}", nargs="+", required=True)
+        s.add_argument(f"--out-{name}", required=True)
 
     s = sub.add_parser("verify", help="retrain one experiment in scratch space, compare its files byte for byte")
     s.add_argument("--experiment", required=True)
@@ -88,6 +96,19 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--storage", default="", help="Optuna storage URL; empty: SQLite at --database")
     s.add_argument("--code-version", default="", help="part of the study name: new code, new study")
     for name in ("train-val", "scaler", "database", "trials", "best", "timing"):
+        s.add_argument(f"--{name}", required=True)
+
+    s = sub.add_parser("search-worker", help="one of several workers sharing the lesson's search in a database")
+    s.add_argument("--search-seed", type=int, required=True)
+    s.add_argument("--worker", type=int, required=True)
+    s.add_argument("--workers", type=int, required=True)
+    s.add_argument("--settings", required=True, help="the search block as JSON")
+    s.add_argument("--base", required=True, help="the base experiment's resolved spec as JSON")
+    s.add_argument("--storage", required=True, help="Optuna storage URL shared by the workers")
+    s.add_argument("--code-version", default="")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    for name in ("train-val", "scaler", "output"):
         s.add_argument(f"--{name}", required=True)
 
     s = sub.add_parser("summarise-search", help="tables and figures of every search")

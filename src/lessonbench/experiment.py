@@ -60,10 +60,32 @@ def write_experiment(result: dict, out: dict) -> None:
     fileio.write_json(result["timing"], out["timing"])
 
 
+def combine_step(args) -> None:
+    """One experiment's files from its seed chunks, as the unchunked job would have written them."""
+    result = {
+        "history": pd.concat([pd.read_parquet(p) for p in args.history], ignore_index=True),
+        "runs": pd.concat([pd.read_parquet(p) for p in args.runs], ignore_index=True),
+        "test_probs": pd.concat([pd.read_parquet(p) for p in args.test_probs], ignore_index=True),
+        "weights": {},
+    }
+    for path in args.weights:
+        result["weights"].update(torch.load(path, weights_only=True))
+    chunks = [json.loads(Path(p).read_text()) for p in args.timing]
+    result["timing"] = {**chunks[0], "seeds": sum(c["seeds"] for c in chunks),
+                        "seconds": round(sum(c["seconds"] for c in chunks), 3),
+                        "chunks": [{k: c[k] for k in ("seeds", "seconds", "host")} for c in chunks]}
+    seeds = result["runs"]["seed"].tolist()
+    if seeds != sorted(set(seeds)):
+        raise ValueError(f"seed chunks overlap or are out of order: seeds {seeds}")
+    write_experiment(result, {"history": args.out_history, "runs": args.out_runs, "test_probs": args.out_test_probs,
+                              "weights": args.out_weights, "timing": args.out_timing})
+    log(f"{len(args.runs)} chunks combined: seeds {seeds[0]}..{seeds[-1]}")
+
+
 def train_step(args) -> None:
     spec = json.loads(args.spec) if args.spec else json.loads(Path(args.spec_file).read_text())["spec"]
     result = run_experiment(args.experiment, spec, args.split, args.scaler, args.threads,
-                            args.device, log=log)
+                            args.device, seeds=args.seeds, log=log)
     write_experiment(result, vars(args))
     board = result["runs"]
     log(f"{args.experiment}: mean test accuracy {100 * board['final_test_accuracy'].mean():.2f}% "

@@ -92,9 +92,13 @@ def narrow(space: dict, scored: list[dict], keep_top: int) -> dict:
 
 
 def sample(space: dict, rng: np.random.Generator) -> dict:
-    """One trial's values drawn at random inside a (narrowed) space: log-uniform, uniform or a choice."""
+    """One trial's values drawn at random inside a (narrowed) space: log-uniform, uniform or a choice.
+
+    Drawn in the names' sorted order, so the trials do not depend on the order the space was written in.
+    """
     values = {}
-    for name, dim in space.items():
+    for name in sorted(space):
+        dim = space[name]
         if "choices" in dim:
             values[name] = dim["choices"][int(rng.integers(len(dim["choices"])))]
         elif dim["scale"] == "log":
@@ -188,18 +192,92 @@ def study_name(strategy: str, search_seed: int, settings: dict, base: dict, code
     return f"{strategy}-{search_seed}-{digest[:12]}"
 
 
+def open_study(storage: str, name: str, attempts: int = 5) -> optuna.Study:
+    """Create or load the study. Workers starting together on an empty database race to create Optuna's
+    tables; the loser gets a database error and tries again once the tables exist."""
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True)
+        except Exception:  # sqlalchemy's IntegrityError/ProgrammingError, depending on the database
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def completed(study, round_no: int) -> list:
+    """The complete trials of a round, one per index (workers may have trained an index twice, identically)."""
+    first: dict[int, optuna.trial.FrozenTrial] = {}
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        if trial.user_attrs.get("round") == round_no:
+            first.setdefault(trial.user_attrs["index"], trial)
+    return [first[i] for i in sorted(first)]
+
+
+def run_worker(search_seed: int, worker: int, workers: int, settings: dict, base: dict, data: dict, storage: str,
+               device: str = "cpu", log=print, code_version: str = "", poll: float = 0.5) -> dict:
+    """One of several workers sharing the lesson's (random) search through one study in a database.
+
+    Round by round, every worker derives the same trials (same seed, same narrowing from the complete
+    rounds before) and trains those not yet in the study, a batch at a time, starting at its own
+    offset; then waits until the round is complete. A worker alone does everything, so workers may
+    start at any time; two that take the same trial at once train it twice, identically, and
+    `completed` keeps one. The trials, and so the choice, are those of a single-worker search.
+    Returns how many trials this worker trained.
+    """
+    dev = resolve_device(device)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    name = study_name("random", search_seed, settings, base, code_version)
+    study = open_study(storage, name)
+    per_round, dists, space, rows = settings["trials_per_round"], distributions(settings["space"]), dict(
+        settings["space"]), []
+    batch = -(-per_round // workers)
+    trained = 0
+    for round_no in range(1, settings["rounds"] + 1):
+        if round_no > 1:
+            space = narrow(space, rows, settings["keep_top"])
+        rng = np.random.default_rng(round_seed(search_seed, round_no))
+        values = [sample(space, rng) for _ in range(per_round)]
+        offset = (round_no - 1) * per_round  # trials are numbered across rounds, as run_search numbers them
+        order = [offset + (worker * batch + j) % per_round for j in range(per_round)]
+        while True:
+            present = {t.user_attrs.get("index") for t in study.get_trials(deepcopy=False, states=(
+                optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING))
+                if t.user_attrs.get("round") == round_no}
+            todo = [i for i in order if i not in present][:batch]
+            if not todo:
+                break
+            asked = []
+            for i in todo:
+                study.enqueue_trial(values[i - offset], user_attrs={"round": round_no, "index": i},
+                                    skip_if_exists=False)
+                asked.append(study.ask(dists))
+            scores, _ = train_trials(base, [dict(t.params) for t in asked], data, settings, dev)
+            for trial, score in zip(asked, scores):
+                trial.set_user_attr("worker", worker)
+                for key, value in score.items():
+                    trial.set_user_attr(key, value)
+                study.tell(trial, score["val_accuracy"])
+            trained += len(asked)
+            log(f"worker {worker}: round {round_no}: trained trials "
+                f"{sorted(t.user_attrs['index'] for t in asked)}")
+        while len(done := completed(study, round_no)) < per_round:
+            time.sleep(poll)  # another worker is still training part of this round
+        rows += [row_of(t.user_attrs["index"], round_no, t.params, t.value, t.user_attrs, space) for t in done]
+    return {"worker": worker, "workers": workers, "study": name, "trials_trained": trained}
+
+
 def run_search(strategy: str, search_seed: int, settings: dict, base: dict, data: dict, storage: str,
                device: str = "cpu", log=print, code_version: str = "") -> tuple[pd.DataFrame, dict]:
     """Run (or resume) one search; return its trials table and timing facts."""
     dev = resolve_device(device)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     name = study_name(strategy, search_seed, settings, base, code_version)
-    study = optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True)
+    study = open_study(storage, name)
     space, rows, seconds, n_trained = dict(settings["space"]), [], 0.0, 0
     per_round = settings["trials_per_round"]
     for round_no in range(1, settings["rounds"] + 1):
-        done = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-                if t.user_attrs.get("round") == round_no]
+        done = completed(study, round_no)
         if strategy == "random" and round_no > 1:
             space = narrow(space, rows, settings["keep_top"])
         dists = distributions(settings["space"])  # what the study records; `random` samples the narrowed space
@@ -249,7 +327,9 @@ def run_search(strategy: str, search_seed: int, settings: dict, base: dict, data
 
 
 def row_of(index: int, round_no: int, values: dict, value: float, score: dict, space: dict) -> dict:
-    return {"trial": index, "round": round_no, "values": dict(values), "value": float(value),
+    """A trial as the tables hold it; values in sorted name order, however the study returned them."""
+    return {"trial": index, "round": round_no, "values": {name: values[name] for name in sorted(space)},
+            "value": float(value),
             "val_loss": score.get("val_loss"), "diverged": bool(score.get("diverged", False)),
             "space": copy.deepcopy(space)}
 
@@ -263,7 +343,7 @@ def trials_frame(rows: list[dict], strategy: str, search_seed: int) -> pd.DataFr
                   "val_accuracy": r["value"], "val_loss": r["val_loss"], "diverged": r["diverged"]}
         for name, value in r["values"].items():
             record[f"hp:{name}"] = json.dumps(value) if isinstance(value, bool) else value
-        for name, dim in r["space"].items():
+        for name, dim in sorted(r["space"].items()):
             record[f"range:{name}"] = (", ".join(json.dumps(c) if isinstance(c, bool) else str(c)
                                                  for c in dim["choices"]) if "choices" in dim
                                        else f"{dim['low']:.3g} – {dim['high']:.3g}")
@@ -292,6 +372,17 @@ def tuned_spec(base: dict, choice: dict, tuned: dict) -> dict:
     spec.update(id="tuned", section=tuned["section"], title=tuned["title"],
                 description=tuned["description"].strip())
     return spec
+
+
+def worker_step(args) -> None:
+    settings, base = json.loads(args.settings), json.loads(args.base)
+    torch.set_num_threads(args.threads)
+    data = search_data(pd.read_parquet(args.train_val), read_scaler(args.scaler))
+    log(f"search worker {args.worker} of {args.workers} on {args.storage.split('@')[-1]}")
+    facts = run_worker(args.search_seed, args.worker, args.workers, settings, base, data, args.storage,
+                       args.device, log, args.code_version)
+    fileio.write_json(facts, args.output)
+    log(f"worker {args.worker}: {facts['trials_trained']} trials trained in study {facts['study']}")
 
 
 def search_step(args) -> None:

@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-SRC = str(Path(workflow.basedir) / "src")
+SRC = str(Path(workflow.basedir).parent / "src")  # workflow/Snakefile -> the checkout's src/
 sys.path.insert(0, SRC)
 # Jobs run this Python (the one running Snakemake, e.g. .venv's, even if not activated)
 # and import the library from this checkout, whatever else is installed.
@@ -37,6 +37,8 @@ VERIFY = config.get("verify_experiment", EXPERIMENTS[-1])
 if VERIFY not in SPECS:
     raise WorkflowError(f"config: verify_experiment: {VERIFY!r} is not an experiment; expected one of {EXPERIMENTS}")
 SECTIONS = list(dict.fromkeys([spec["section"] for spec in SPECS.values()] + ([SEARCH["tuned"]["section"]] if SEARCH else [])))
+# Training and search ask the scheduler for a GPU when config says `device: cuda`.
+GPUS = 1 if config["device"] == "cuda" else 0
 LIB = "src/lessonbench/"
 # Source files each step runs: inputs, so a real edit reruns the step (checksummed, a touch does not).
 CODE = {

@@ -9,6 +9,9 @@ rule prepare_data:
         data=canonical_json(DATA),
     log:
         "results/logs/prepare_data.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     threads: 1
     shell:
         "python -m lessonbench prepare-data --data {params.data:q}"

@@ -14,12 +14,17 @@ rule draw_figures:
         tables=rules.collect_tables.output,
         split="results/data/split.parquet",
     output:
-        **FIGURES,
+        **{name: path for name, path in FIGURES.items() if name not in ("leaderboard", "confusion")},
+        leaderboard=report(FIGURES["leaderboard"], caption="../report/leaderboard.rst", category="Figures"),
+        confusion=report(FIGURES["confusion"], caption="../report/confusion.rst", category="Figures"),
         sections=SECTION_FIGURES,
     params:
         sections=SECTIONS,
     log:
         "results/logs/draw_figures.log",
+    resources:
+        mem_mb=2000,
+        runtime=15,
     threads: 1
     shell:
         "python -m lessonbench figures --tables results/tables --split {input.split:q}"

@@ -21,6 +21,9 @@ rule draw_optimizer_paths:
         settings=get_ordered_settings("optimizer_paths", "optimizers"),
     log:
         "results/logs/draw_optimizer_paths.log",
+    resources:
+        mem_mb=1500,
+        runtime=10,
     threads: 1
     shell:
         "python -m lessonbench optimizer-paths --settings {params.settings:q}"
@@ -41,6 +44,9 @@ rule draw_activations:
         settings=get_ordered_settings("activations", "cases"),
     log:
         "results/logs/draw_activations.log",
+    resources:
+        mem_mb=1500,
+        runtime=10,
     threads: 1
     shell:
         "python -m lessonbench activations --settings {params.settings:q} --split {input.split:q}"
@@ -60,6 +66,9 @@ rule measure_symmetry:
         experiments=[SYMMETRY["constant"], SYMMETRY["reference"]],
     log:
         "results/logs/measure_symmetry.log",
+    resources:
+        mem_mb=1500,
+        runtime=10,
     threads: 1
     shell:
         "python -m lessonbench symmetry --tolerance {params.tolerance} --experiments {params.experiments}"
@@ -75,6 +84,9 @@ rule summarise_models:
         models=canonical_json({exp: spec["model"] for exp, spec in SPECS.items()}),
     log:
         "results/logs/summarise_models.log",
+    resources:
+        mem_mb=1500,
+        runtime=10,
     threads: 1
     shell:
         "python -m lessonbench model-summaries --models {params.models:q} --output {output:q} > {log:q} 2>&1"

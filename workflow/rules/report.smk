@@ -18,7 +18,7 @@ rule render_report:
         search_samplers=rules.summarise_search.output.samplers if SEARCH else [],
     output:
         html="results/report/report.html",
-        pdf="results/report/report.pdf",
+        pdf=report("results/report/report.pdf", caption="../report/report_pdf.rst", category="Report"),
     params:
         search=lambda wildcards, input: (f"values_figure={input.search_values} samplers_figure={input.search_samplers}"
                                          if SEARCH else ""),
@@ -27,6 +27,9 @@ rule render_report:
         threads=config["torch_threads"],
     log:
         "results/logs/render_report.log",
+    resources:
+        mem_mb=2000,
+        runtime=15,
     threads: 1
     shell:
         "python -m lessonbench report --tables results/tables --scaler {input.scaler:q}"

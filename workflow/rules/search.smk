@@ -2,6 +2,48 @@
 # One job per search (strategy x search seed); the first random search's choice becomes `tuned`.
 if SEARCH:
     SEARCH_SETTINGS = {key: value for key, value in SEARCH.items() if key != "base_spec"}
+    # Several workers can share each lesson's (random) search through a database (search_storage):
+    # on a cluster they run as separate jobs at once; the `search` job then reads the finished study.
+    SEARCH_WORKERS = config.get("search_workers") or 1
+    if SEARCH_WORKERS > 1 and not config.get("search_storage"):
+        raise WorkflowError("config: search_workers > 1 needs search_storage, a database URL the workers share "
+                            "(e.g. postgresql://user:password@host/database); SQLite is for one worker")
+
+    def worker_outputs(wildcards):
+        if wildcards.strategy != "random" or SEARCH_WORKERS == 1:
+            return []
+        return [f"results/search/random-{wildcards.seed}/worker-{w}.json" for w in range(SEARCH_WORKERS)]
+
+    rule search_worker:
+        input:
+            code=CODE["search"],
+            train_val="results/data/train_val.parquet",
+            scaler="results/data/scaler.json",
+        output:
+            "results/search/random-{seed}/worker-{worker}.json",
+        params:
+            settings=canonical_json(SEARCH_SETTINGS),
+            base=canonical_json(SEARCH["base_spec"]),
+            threads=config["torch_threads"],
+            device=config["device"],
+            storage=config.get("search_storage") or "",
+            code_version=files_hash(CODE["search"]),
+        log:
+            "results/logs/search/random-{seed}-worker-{worker}.log",
+        wildcard_constraints:
+            seed="[0-9]+",
+            worker="[0-9]+",
+        resources:
+            mem_mb=2000,
+            runtime=120,
+            gpu=GPUS,
+        threads: 1
+        shell:
+            "python -m lessonbench search-worker --search-seed {wildcards.seed} --worker {wildcards.worker}"
+            f" --workers {SEARCH_WORKERS}"
+            " --settings {params.settings:q} --base {params.base:q} --storage {params.storage:q}"
+            " --code-version {params.code_version} --threads {params.threads} --device {params.device}"
+            " --train-val {input.train_val:q} --scaler {input.scaler:q} --output {output:q} > {log:q} 2>&1"
 
     rule search:
         input:
@@ -9,6 +51,7 @@ if SEARCH:
             # the split without its test rows: the search cannot read what it is not given
             train_val="results/data/train_val.parquet",
             scaler="results/data/scaler.json",
+            workers=worker_outputs,
         output:
             trials="results/search/{strategy}-{seed}/trials.parquet",
             trials_csv="results/search/{strategy}-{seed}/trials.csv",
@@ -29,6 +72,10 @@ if SEARCH:
         wildcard_constraints:
             strategy="random|tpe",
             seed="[0-9]+",
+        resources:
+            mem_mb=2000,
+            runtime=120,
+            gpu=GPUS,
         threads: 1
         shell:
             "python -m lessonbench search --strategy {wildcards.strategy} --search-seed {wildcards.seed}"
@@ -54,6 +101,10 @@ if SEARCH:
             device=config["device"],
         log:
             "results/logs/train_experiment/tuned.log",
+        resources:
+            mem_mb=2000,
+            runtime=60,
+            gpu=GPUS,
         threads: 1
         shell:
             "python -m lessonbench train --experiment tuned --spec-file {input.best:q}"
@@ -71,12 +122,15 @@ if SEARCH:
             timing=expand("results/search/{search}/timing.json", search=SEARCHES),
         output:
             tables=expand("results/tables/{table}.{ext}", table=SEARCH_TABLES, ext=["parquet", "csv"]),
-            values="results/figures/search_values.png",
-            samplers="results/figures/search_samplers.png",
+            values=report("results/figures/search_values.png", caption="../report/search.rst", category="Search"),
+            samplers=report("results/figures/search_samplers.png", caption="../report/search.rst", category="Search"),
         params:
             settings=canonical_json(SEARCH_SETTINGS),
         log:
             "results/logs/summarise_search.log",
+        resources:
+            mem_mb=1500,
+            runtime=10,
         threads: 1
         shell:
             "python -m lessonbench summarise-search --settings {params.settings:q} --trials {input.trials:q}"

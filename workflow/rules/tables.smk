@@ -17,6 +17,9 @@ rule collect_tables:
         outdir="results/tables",
     log:
         "results/logs/collect_tables.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
     threads: 1
     shell:
         "python -m lessonbench collect --specs {params.specs:q} --outdir {params.outdir:q}"

@@ -17,6 +17,10 @@ rule verify_determinism:
         device=config["device"],
     log:
         "results/logs/verify_determinism/{experiment}.log",
+    resources:
+        mem_mb=2000,
+        runtime=60,
+        gpu=GPUS,
     threads: 1
     shell:
         "python -m lessonbench verify --experiment {wildcards.experiment} --spec {params.spec:q}"

@@ -1,0 +1,64 @@
+"""Seed chunks: an experiment trained in chunks of seeds, combined, is byte-identical to one job."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lessonbench.cli import main
+from lessonbench.config import canonical_json, training_spec
+from lessonbench.data import fit_scaler
+from lessonbench.fileio import write_json, write_parquet
+
+FILES = ("history.parquet", "runs.parquet", "test_probs.parquet", "weights.pt")
+
+
+@pytest.mark.parametrize("exp_id", ["dropout", "lesson_best"])  # dropout masks, BatchNorm statistics
+def test_chunks_combine_to_the_unchunked_files(exp_id, lesson, split_frame, tmp_path):
+    write_parquet(split_frame, tmp_path / "split.parquet")
+    write_json(fit_scaler(split_frame, "train"), tmp_path / "scaler.json")
+    spec = canonical_json({**training_spec(lesson[1][exp_id]), "epochs": 2, "seeds": 5})
+
+    def train(out, seeds=None):
+        out.mkdir()
+        argv = ["train", "--experiment", exp_id, "--spec", spec, "--split", str(tmp_path / "split.parquet"),
+                "--scaler", str(tmp_path / "scaler.json")]
+        argv += [f"--{name.split('.')[0].replace('_', '-')}={out / name}" for name in FILES]
+        argv += [f"--timing={out / 'timing.json'}"] + (["--seeds", *map(str, seeds)] if seeds else [])
+        main(argv)
+
+    train(tmp_path / "whole")
+    chunks = [[0, 1], [2, 3], [4]]
+    for i, seeds in enumerate(chunks):
+        train(tmp_path / f"chunk{i}", seeds)
+    combined = tmp_path / "combined"
+    argv = ["combine-chunks"]
+    for name in (*FILES, "timing.json"):
+        flag = name.split(".")[0].replace("_", "-")
+        argv += [f"--{flag}", *(str(tmp_path / f"chunk{i}" / name) for i in range(len(chunks))),
+                 f"--out-{flag}", str(combined / name)]
+    main(argv)
+    for name in FILES:
+        assert (combined / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    timing = json.loads((combined / "timing.json").read_text())
+    assert timing["seeds"] == 5 and len(timing["chunks"]) == 3
+
+
+def test_overlapping_chunks_are_refused(lesson, split_frame, tmp_path):
+    write_parquet(split_frame, tmp_path / "split.parquet")
+    write_json(fit_scaler(split_frame, "train"), tmp_path / "scaler.json")
+    spec = canonical_json({**training_spec(lesson[1]["adam"]), "epochs": 1, "seeds": 2})
+    for i in range(2):
+        out = tmp_path / f"c{i}"
+        main(["train", "--experiment", "adam", "--spec", spec, "--split", str(tmp_path / "split.parquet"),
+              "--scaler", str(tmp_path / "scaler.json"), "--seeds", "0", "1",
+              *[f"--{n.split('.')[0].replace('_', '-')}={out / n}" for n in (*FILES, "timing.json")]])
+    argv = ["combine-chunks"]
+    for name in (*FILES, "timing.json"):
+        flag = name.split(".")[0].replace("_", "-")
+        argv += [f"--{flag}", str(tmp_path / "c0" / name), str(tmp_path / "c1" / name),
+                 f"--out-{flag}", str(tmp_path / "out" / name)]
+    with pytest.raises(ValueError, match="overlap"):
+        main(argv)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
