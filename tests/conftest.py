@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lessonbench.config import resolve_experiments
+from lessonbench.config import ConfigError, resolve_experiments
 from lessonbench.data import fit_scaler, load_part, split_digits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,3 +36,14 @@ def tensors(lesson, split_frame) -> dict:
 def small_data(tensors) -> dict:
     """200 training and 100 validation samples: enough to train one short epoch quickly."""
     return {"train": tuple(t[:200] for t in tensors["train"]), "val": tuple(t[:100] for t in tensors["val"])}
+
+
+def assert_names_field(source: Path, change: tuple[str, str], resolve, field: str, tmp_path: Path) -> None:
+    """Copy `source` with one text change, resolve it, and check the ConfigError names `field`."""
+    text = source.read_text()
+    assert change[0] in text
+    path = tmp_path / source.name
+    path.write_text(text.replace(*change))
+    with pytest.raises(ConfigError) as err:
+        resolve(path)
+    assert f": {field}:" in str(err.value), str(err.value)

@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from lessonbench.config import ConfigError, resolve_illustrations
+from lessonbench.config import resolve_illustrations
 from lessonbench.illustrations import (
     activation_stats,
     deep_activations,
@@ -19,7 +19,7 @@ from lessonbench.illustrations import (
 from lessonbench.models import build_model, count_parameters
 from lessonbench.training import train_stack
 
-from .conftest import ROOT
+from .conftest import ROOT, assert_names_field
 
 SETTINGS = yaml.safe_load((ROOT / "experiments" / "illustrations.yaml").read_text())
 
@@ -83,10 +83,5 @@ def test_model_summary_counts_parameters(lesson):
     (("reference: xavier", "reference: xavir"), "symmetry.reference"),
 ])
 def test_bad_illustration_settings(tmp_path, lesson, change, field):
-    text = (ROOT / "experiments" / "illustrations.yaml").read_text()
-    assert change[0] in text
-    path = tmp_path / "illustrations.yaml"
-    path.write_text(text.replace(*change))
-    with pytest.raises(ConfigError) as err:
-        resolve_illustrations(path, lesson[1])
-    assert f": {field}:" in str(err.value), str(err.value)
+    assert_names_field(ROOT / "experiments" / "illustrations.yaml", change,
+                       lambda path: resolve_illustrations(path, lesson[1]), field, tmp_path)

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from lessonbench import search
-from lessonbench.config import ConfigError, resolve_search
+from lessonbench.config import resolve_search
 from lessonbench.search import narrow, run_search, search_data, train_trials, trial_spec
 from lessonbench.training import train_stack
 
-from .conftest import ROOT
+from .conftest import ROOT, assert_names_field
 
 SEARCH_FILE = ROOT / "experiments" / "search.yaml"
 QUIET = dict(log=lambda message: None)
@@ -44,13 +44,7 @@ def settings(lesson):
     (("keep_top: 5", "keep_top: 500"), "search.keep_top"),
 ])
 def test_bad_search_settings_name_the_field(tmp_path, lesson, change, field):
-    text = SEARCH_FILE.read_text()
-    assert change[0] in text
-    path = tmp_path / "search.yaml"
-    path.write_text(text.replace(*change))
-    with pytest.raises(ConfigError) as err:
-        resolve_search(path, lesson[1])
-    assert f": {field}:" in str(err.value), str(err.value)
+    assert_names_field(SEARCH_FILE, change, lambda path: resolve_search(path, lesson[1]), field, tmp_path)
 
 
 def test_narrowing_keeps_the_span_of_the_best():

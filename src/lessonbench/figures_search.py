@@ -21,11 +21,6 @@ STRATEGY_LABELS = {"random": "narrowing random search (the lesson's)", "tpe": "O
 STRATEGY_COLOURS = {"random": "#1f77b4", "tpe": "#d62728"}
 
 
-def decode(value):
-    """Trial tables store booleans as JSON text (parquet columns keep one type); read them back."""
-    return json.loads(value) if isinstance(value, str) and value in ("true", "false") else value
-
-
 def main_search(trials: pd.DataFrame, settings: dict) -> pd.DataFrame:
     """The lesson's search: the narrowing random search with the first search seed."""
     first = settings["search_seeds"][0]
@@ -85,7 +80,7 @@ def plot_values(trials: pd.DataFrame, settings: dict, best: dict, path) -> None:
     floor = max(0.0, 100 * main["val_accuracy"].quantile(0.1) - 5)
     for ax, name in zip(axes.flat, names):
         dim = settings["space"][name]
-        values = main[f"hp:{name}"].map(decode)
+        values = main[f"hp:{name}"].map(fileio.decode_value)
         if "choices" in dim:
             labels = [json.dumps(c) if isinstance(c, bool) else str(c) for c in dim["choices"]]
             index = {json.dumps(c) if isinstance(c, bool) else str(c): i for i, c in enumerate(dim["choices"])}

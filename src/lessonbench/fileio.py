@@ -62,3 +62,8 @@ def write_bytes(data: bytes, path) -> None:
 def log(message: str) -> None:
     """A progress line on stdout, flushed at once so a job's log can be followed live."""
     print(message, flush=True)
+
+
+def decode_value(value):
+    """A table cell back to its value: trial tables store booleans as JSON text (one type per column)."""
+    return json.loads(value) if isinstance(value, str) and value in ("true", "false") else value

@@ -36,8 +36,8 @@ from lessonbench.config import canonical_json
 from lessonbench.data import load_part, read_scaler
 from lessonbench.fileio import log
 from lessonbench.registries import build_optimizer
-from lessonbench.stacked import StackedMLP, dropout_noise
-from lessonbench.training import evaluate, generators, resolve_device, seed_losses
+from lessonbench.stacked import StackedMLP
+from lessonbench.training import evaluate, generators, resolve_device, train_epoch
 
 # Hyperparameters a trial may vary, as dotted paths into an experiment spec. The first three may
 # differ between trials trained in one stack (per-seed learning rate, L2 and dropout); trials that
@@ -140,24 +140,17 @@ def train_group(spec: dict, rows: list[dict], data: dict, seed: int, device: tor
     optimizer = build_optimizer([model.flat], {**spec["optimizer"], "lr": 1.0, "weight_decay": 0.0}, fused=True)
     lr, decay = per_seed_vector(model, lrs), per_seed_vector(model, decays)
     shuffle, dropout = generators([seed] * k, "shuffle"), generators([seed] * k, "dropout")
+
+    @torch.no_grad()
+    def step() -> None:  # each trial's L2 and learning rate, on top of the optimizer's step at lr=1
+        model.flat.grad.add_(decay * model.flat)
+        before = model.flat.detach().clone()
+        optimizer.step()
+        model.flat.sub_(before).mul_(lr).add_(before)
+
     x, y = (t.to(device) for t in data["train"])
-    n, batch_size = len(y), spec["batch_size"]
     for _ in range(spec["epochs"]):
-        model.train()
-        order = torch.stack([torch.randperm(n, generator=g) for g in shuffle]).to(device)
-        xs, ys = x[order], y[order]
-        noise = [dropout_noise(drops, n, width, dropout).to(device)
-                 for width in model.hidden_widths] if max(drops) > 0 else None
-        for start in range(0, n, batch_size):
-            part = slice(start, start + batch_size)
-            loss = seed_losses(model(xs[:, part], noise and [m[:, part] for m in noise]), ys[:, part]).sum()
-            model.zero_grad_()
-            loss.backward()
-            with torch.no_grad():
-                model.flat.grad.add_(decay * model.flat)
-                before = model.flat.detach().clone()
-                optimizer.step()
-                model.flat.sub_(before).mul_(lr).add_(before)
+        train_epoch(model, optimizer, x, y, spec["batch_size"], shuffle, dropout, dropout_p=drops, step=step)
     scores = evaluate(model, *(t.to(device) for t in data["val"]))
     return [{"val_accuracy": float(acc) if math.isfinite(loss) else 0.0, "val_loss": float(loss),
              "diverged": not math.isfinite(loss)} for acc, loss in zip(scores["accuracy"], scores["loss"])]
@@ -357,7 +350,7 @@ def chosen(table: pd.DataFrame, base: dict, settings: dict) -> dict:
     values = {}
     for name in settings["space"]:
         value = best[f"hp:{name}"]
-        values[name] = json.loads(value) if isinstance(value, str) and value in ("true", "false") else value
+        values[name] = fileio.decode_value(value)
         if isinstance(values[name], np.generic):
             values[name] = values[name].item()
     return {"trial": int(best["trial"]), "round": int(best["round"]), "val_accuracy": float(best["val_accuracy"]),

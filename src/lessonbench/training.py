@@ -82,13 +82,19 @@ def evaluate(model: StackedMLP, x: torch.Tensor, y: torch.Tensor, probs: bool = 
             "probs": torch.cat(probabilities, dim=1) if probs else None}
 
 
-def train_epoch(model: StackedMLP, optimizer, x, y, batch_size: int, shuffle, dropout) -> None:
-    """One pass over (x, y) for every seed, each in its own shuffled order, as DataLoader(shuffle=True)."""
+def train_epoch(model: StackedMLP, optimizer, x, y, batch_size: int, shuffle, dropout,
+                dropout_p: float | list[float] | None = None, step=None) -> None:
+    """One pass over (x, y) for every seed, each in its own shuffled order, as DataLoader(shuffle=True).
+
+    dropout_p: one dropout probability per seed (default: the model's, for all); step: what to do
+    after each backward pass (default: optimizer.step; the search scales each seed's step itself).
+    """
     model.train()
     n = len(y)
+    p = model.dropout if dropout_p is None else dropout_p
     order = torch.stack([torch.randperm(n, generator=gen) for gen in shuffle]).to(x.device)
     xs, ys = x[order], y[order]  # (K, N, 64), (K, N): seed k's epoch in its own order; batches are slices
-    noise = [dropout_noise(model.dropout, n, width, dropout).to(x.device)
+    noise = [dropout_noise(p, n, width, dropout).to(x.device)
              for width in model.hidden_widths] if model.dropout > 0 else None
     for start in range(0, n, batch_size):
         batch = slice(start, start + batch_size)
@@ -96,7 +102,7 @@ def train_epoch(model: StackedMLP, optimizer, x, y, batch_size: int, shuffle, dr
         loss = seed_losses(logits, ys[:, batch]).sum()  # seed k's gradient is its own loss's gradient
         model.zero_grad_()
         loss.backward()
-        optimizer.step()
+        (step or optimizer.step)()
 
 
 @dataclass
