@@ -54,8 +54,13 @@ def test_leaderboard_row_excludes_diverged_seeds():
 
 
 def test_paired_differences_pair_by_seed():
-    runs = pd.concat([runs_frame("base", [0.90, 0.80, 0.85]), runs_frame("b", [0.91, 0.82, 0.88])])
+    base = [0.90, 0.80, 0.85, 0.95, 0.70, 0.88]
+    runs = pd.concat([runs_frame("base", base), runs_frame("b", [a + d for a, d in zip(base, [.01, .02, .03] * 2)])])
     diff = paired_differences(runs, "base").iloc[0]
+    # unpaired, the seeds' spread (0.70 to 0.95) would swamp a 2-point difference; paired, it is clear
     assert diff["diff_mean"] == pytest.approx(0.02) and diff["share_better"] == 1.0
-    assert diff["diff_ci_low"] > 0
+    assert 0 < diff["diff_ci_low"] < 0.02 < diff["diff_ci_high"] < 0.04
+    # three seeds cannot resolve it: Student t's interval (the percentile bootstrap's did not) includes 0
+    three = runs[runs["seed"] < 3]
+    assert paired_differences(three, "base").iloc[0]["diff_ci_low"] < 0
 

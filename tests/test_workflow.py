@@ -32,7 +32,8 @@ from .conftest import ROOT
 pytestmark = pytest.mark.workflow
 COPY = ["workflow", "src", "experiments", "config", "report_templates"]
 DETERMINISTIC = [f"results/tables/{t}.{ext}" for t in ("experiments", "history", "runs", "test_probs",
-                                                         "leaderboard", "comparisons") for ext in ("parquet", "csv")]
+                                                         "leaderboard", "comparisons", "claims", "claim_seeds")
+                 for ext in ("parquet", "csv")]
 SEARCH_TABLES = ("tuned_vs_base", "search_trials", "search_rounds", "search_samplers", "search_choice")
 DETERMINISTIC += [f"results/tables/{t}.{ext}" for t in SEARCH_TABLES for ext in ("parquet", "csv")]
 DETERMINISTIC += [f"results/runs/{exp}/weights.pt" for exp in ("adam", "lesson_best", "tuned")]
@@ -101,7 +102,7 @@ def run_tree(tmp_path_factory) -> Path:
         (tree / "experiments" / "tiny.yaml").read_text())["experiments"])
     assert set(jobs) == {"prepare_data", "train_experiment", "collect_tables", "draw_figures", "render_report",
                          "draw_optimizer_paths", "draw_activations", "measure_symmetry", "summarise_models",
-                         "search", "train_tuned", "summarise_search"}
+                         "search", "train_tuned", "summarise_search", "check_claims", "draw_claims"}
     assert len(jobs["search"]) == 2  # the narrowing random search and TPE, one search seed
     snakemake(tree, "--cores", "4")
     return tree
@@ -137,8 +138,9 @@ def test_two_clean_runs_give_identical_files(first_run, tmp_path_factory):
     submitted = [line.split() for line in (other / "submissions.log").read_text().splitlines()]
     rules = [script.split(".")[1] for script, _ in submitted]
     assert len({pid for _, pid in submitted}) == len(submitted)  # one process per job
-    assert rules.count("train_experiment") == 12 and rules.count("search") == 2 and "train_tuned" in rules
-    assert not {"collect_tables", "render_report", "summarise_search"} & set(rules)  # local rules stay local
+    n_experiments = len(yaml.safe_load((other / "experiments" / "tiny.yaml").read_text())["experiments"])
+    assert rules.count("train_experiment") == n_experiments and rules.count("search") == 2 and "train_tuned" in rules
+    assert not {"collect_tables", "check_claims", "render_report", "summarise_search"} & set(rules)  # stay local
     weights = torch.load(other / "results/runs/adam/weights.pt", weights_only=True)
     assert sorted(weights) == [0, 1] and weights[0]["0.weight"].shape == (100, 64)
 
@@ -156,7 +158,7 @@ def test_slurm_profile_dry_run(run_tree):
     out = snakemake(run_tree, "--workflow-profile", "workflow/profiles/slurm", "-n", "--forceall",
                     "--config", "device=cuda").stdout
     blocks = [b for b in re.split(r"\n(?=(?:local)?rule \w+:)", out) if b.startswith("rule train_experiment:")]
-    assert len(blocks) == 12
+    assert len(blocks) == len(yaml.safe_load((run_tree / "experiments" / "tiny.yaml").read_text())["experiments"])
     for block in blocks:
         assert re.search(r"resources: .*mem_mb=2000.*slurm_partition=PARTITION, slurm_account=ACCOUNT, "
                          r"runtime=60, gpu=1", block), block
@@ -203,8 +205,8 @@ def test_editing_one_experiment_plans_only_it_and_downstream(run_tree):
     doc["experiments"]["adam"]["optimizer"]["lr"] = 0.02
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     try:
-        assert planned(run_tree) == {"train_experiment": ["adam"], "collect_tables": [""],
-                                     "draw_figures": [""], "render_report": [""]}
+        assert planned(run_tree) == {"train_experiment": ["adam"], "collect_tables": [""], "check_claims": [""],
+                                     "draw_claims": [""], "draw_figures": [""], "render_report": [""]}
     finally:
         path.write_text(original)
 
@@ -241,7 +243,8 @@ def test_search_sees_no_test_data_and_a_space_edit_reruns_only_the_search(run_tr
     path.write_text(original.replace("high: 0.5", "high: 0.4"))
     try:
         assert planned(run_tree) == {"search": [""] * 2, "summarise_search": [""], "train_tuned": [""],
-                                     "collect_tables": [""], "draw_figures": [""], "render_report": [""]}
+                                     "collect_tables": [""], "check_claims": [""], "draw_claims": [""],
+                                     "draw_figures": [""], "render_report": [""]}
     finally:
         path.write_text(original)
 
@@ -251,7 +254,24 @@ def test_code_edit_reruns_only_the_steps_that_run_it(run_tree):
     original = path.read_text()
     path.write_text(original + "\n# an edit\n")
     try:
-        assert planned(run_tree) == {"collect_tables": [""], "draw_figures": [""], "render_report": [""]}
+        assert planned(run_tree) == {"collect_tables": [""], "check_claims": [""], "draw_claims": [""],
+                                     "draw_figures": [""], "render_report": [""]}
+    finally:
+        path.write_text(original)
+
+
+def test_editing_a_claim_trains_nothing(run_tree, first_run):
+    text = " ".join(p.extract_text() for p in PdfReader(run_tree / "results/report/report.pdf").pages)
+    assert "The lesson's claims, checked" in text and "Momentum trains more efficiently" in text
+    claims = pd.read_parquet(run_tree / "results/tables/claims.parquet")
+    assert set(claims["claim_id"]) == set(yaml.safe_load((run_tree / "experiments/claims.yaml").read_text())["claims"])
+    path = run_tree / "experiments" / "claims.yaml"
+    original = path.read_text()
+    path.write_text(original.replace("      train_val_gap: lower\n\n  l2_overfitting",
+                                     "      val_accuracy_auc: higher\n\n  l2_overfitting", 1))
+    assert path.read_text() != original
+    try:
+        assert planned(run_tree) == {"check_claims": [""], "draw_claims": [""], "render_report": [""]}
     finally:
         path.write_text(original)
 
@@ -267,6 +287,16 @@ def test_bad_input_stops_before_any_job(run_tree):
         path.write_text(original)
     assert proc.returncode != 0
     assert "experiments/tiny.yaml" in proc.stderr and "momentun" in proc.stderr, proc.stderr[-2000:]
+    assert {p: p.stat().st_mtime_ns for p in (run_tree / "results").rglob("*")} == before
+    claims = run_tree / "experiments" / "claims.yaml"
+    original = claims.read_text()
+    claims.write_text(original.replace("control: sgd_lr01", "control: sgd_lr1", 1))
+    try:
+        proc = snakemake(run_tree, check=False)
+    finally:
+        claims.write_text(original)
+    assert proc.returncode != 0
+    assert "experiments/claims.yaml: claims.momentum_vs_sgd.control: 'sgd_lr1' is not an experiment" in proc.stderr
     assert {p: p.stat().st_mtime_ns for p in (run_tree / "results").rglob("*")} == before
 
 
@@ -310,8 +340,8 @@ def test_killed_job_leaves_nothing_and_reruns_alone(run_tree):
                 p.send_signal(signal.SIGKILL)
             assert proc.wait(timeout=300) != 0
         assert sorted(p.name for p in outputs.iterdir()) == [] if outputs.exists() else True
-        assert planned(run_tree) == {"train_experiment": ["l2"], "collect_tables": [""],
-                                     "draw_figures": [""], "render_report": [""]}
+        assert planned(run_tree) == {"train_experiment": ["l2"], "collect_tables": [""], "check_claims": [""],
+                                     "draw_claims": [""], "draw_figures": [""], "render_report": [""]}
     finally:
         restore(run_tree, original)
     snakemake(run_tree)

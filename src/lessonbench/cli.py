@@ -15,6 +15,8 @@ STEPS = {
     "train": "lessonbench.experiment:train_step",
     "combine-chunks": "lessonbench.experiment:combine_step",
     "collect": "lessonbench.tables:collect_step",
+    "claims": "lessonbench.claims:claims_step",
+    "claim-figures": "lessonbench.figures_claims:claim_figures_step",
     "figures": "lessonbench.figures:figures_step",
     "report": "lessonbench.report:report_step",
     "verify": "lessonbench.verify:verify_step",
@@ -126,6 +128,17 @@ def parser() -> argparse.ArgumentParser:
     for name in ("runs", "history", "test-probs", "timing"):
         s.add_argument(f"--{name}", nargs="+", required=True)
 
+    s = sub.add_parser("claims", help="the lesson's claims checked against the tables")
+    s.add_argument("--claims", required=True, help="resolved claims as a JSON list")
+    s.add_argument("--left-out", default="[]", help="claims left out (a step they need is off), as JSON")
+    s.add_argument("--tables", required=True, help="the tables directory (runs, history, specs.json)")
+    s.add_argument("--outdir", required=True)
+
+    s = sub.add_parser("claim-figures", help="each claim's pair of experiments drawn together")
+    s.add_argument("--tables", required=True)
+    s.add_argument("--claims", nargs="*", default=[], help="claim ids, in the order of --figures")
+    s.add_argument("--figures", nargs="*", default=[])
+
     for step in ("figures", "report"):
         s = sub.add_parser(step)
         for name in ("tables", "leaderboard", "small-multiples", "confusion", "errors", "showcase"):
@@ -136,6 +149,8 @@ def parser() -> argparse.ArgumentParser:
     for name in ("scaler", "config-hash", "html", "pdf"):
         sub.choices["report"].add_argument(f"--{name}", required=True)
     sub.choices["report"].add_argument("--threads", type=int, default=1)
+    sub.choices["report"].add_argument("--claims", nargs="*", default=[], help="claim ids, in --claim-figures order")
+    sub.choices["report"].add_argument("--claim-figures", nargs="*", default=[])
     sub.choices["report"].add_argument("--verification", nargs="*", default=[], help="verification record, if any")
     sub.choices["report"].add_argument("--search", nargs="*", default=[], metavar="NAME=PATH",
                                        help="the search's figures (values_figure, samplers_figure), if it ran")

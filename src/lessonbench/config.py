@@ -260,3 +260,79 @@ def canonical_json(obj) -> str:
 def config_hash(data: dict, specs: dict) -> str:
     """Short SHA-256 of the resolved configuration, for provenance."""
     return hashlib.sha256(canonical_json({"data": data, "experiments": specs}).encode()).hexdigest()[:16]
+
+
+CLAIMS_SCHEMA_PATH = SCHEMA_PATH.with_name("claims.schema.yaml")
+CLAIM_TARGET = 0.95  # default validation-accuracy target of epochs_to_target
+
+
+def _side(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def resolve_claims(path, experiments, later: tuple[str, ...] = ()) -> tuple[list[dict], list[dict]]:
+    """Validate the claims file against its schema and the experiments; return (claims, left out).
+
+    `experiments` are the ids that will have runs; `later` names experiments a switched-off step would
+    have made (the search's `tuned`): a claim naming one is left out, with the reason, not refused.
+    Each claim comes back canonical: id, section, claim, treatment and control as lists (one id, or
+    [a, b] for a - b), factor, budget (None: the shorter experiment's epochs), target, and metrics as
+    [{name, expect, min_effect}] in file order.
+    """
+    doc = read_yaml(path)
+    validate(doc, path, yaml.safe_load(CLAIMS_SCHEMA_PATH.read_text()))
+    known = list(experiments)
+    target = doc.get("settings", {}).get("target", CLAIM_TARGET)
+    claims, left_out = [], []
+    for claim_id, entry in doc["claims"].items():
+        sides = {role: _side(entry[role]) for role in ("treatment", "control")}
+        missing = None
+        for role, ids in sides.items():
+            for exp in ids:
+                if exp in later and exp not in known:
+                    missing = exp
+                elif exp not in known:
+                    raise ConfigError(path, f"claims.{claim_id}.{role}",
+                                      f"{exp!r} is not an experiment; expected one of {known}")
+            if len(ids) == 2 and ids[0] == ids[1]:
+                raise ConfigError(path, f"claims.{claim_id}.{role}", f"a difference of {ids[0]!r} with itself")
+        if len(sides["treatment"]) != len(sides["control"]):
+            raise ConfigError(path, f"claims.{claim_id}.control",
+                              "treatment and control must both be one experiment or both a pair [a, b]")
+        if sides["treatment"] == sides["control"]:
+            raise ConfigError(path, f"claims.{claim_id}.control",
+                              f"equals the treatment {entry['treatment']!r}; a claim compares two different things")
+        metrics = [{"name": name, "expect": m if isinstance(m, str) else m["expect"],
+                    "min_effect": 0.0 if isinstance(m, str) else float(m.get("min_effect", 0.0))}
+                   for name, m in entry["metrics"].items()]
+        claim = {"id": claim_id, "section": entry["section"], "claim": entry["claim"], **sides,
+                 "factor": list(entry["factor"]), "budget": entry.get("budget"),
+                 "target": float(entry.get("target", target)), "metrics": metrics}
+        if missing:
+            left_out.append({**claim, "reason": f"{missing!r} is made by a step that is switched off"})
+        else:
+            claims.append(claim)
+    return claims, left_out
+
+
+def flatten(spec: dict, prefix: str = "") -> dict:
+    """{'optimizer.lr': 0.1, 'model.init.name': 'xavier_uniform', ...} of a training spec."""
+    out = {}
+    for key, value in spec.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def spec_diff(a: dict, b: dict) -> dict:
+    """Settings in which two training specs differ: {dotted name: (a's value, b's value)}, None if absent."""
+    fa, fb = flatten(training_spec(a)), flatten(training_spec(b))
+    return {key: (fa.get(key), fb.get(key)) for key in sorted(set(fa) | set(fb)) if fa.get(key) != fb.get(key)}
+
+
+def within(key: str, factors) -> bool:
+    """Whether dotted setting `key` belongs to one of the claimed factors (a factor names a key or a block)."""
+    return any(key == f or key.startswith(f + ".") for f in factors)

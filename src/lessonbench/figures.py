@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from sklearn.metrics import confusion_matrix  # noqa: E402
 
-from lessonbench import fileio  # noqa: E402
+from lessonbench import fileio, stats  # noqa: E402
 from lessonbench.data import PIXELS  # noqa: E402
 from lessonbench.fileio import log  # noqa: E402
 
@@ -50,19 +50,20 @@ def plot_leaderboard(board: pd.DataFrame):
     ax.set_xlim(left, 100)
     ax.set_ylim(-0.7, len(board) - 0.3)
     ax.set_yticks(y, [f"{e} (diverged)" if pd.isna(m) else e for e, m in zip(board["experiment"], mean)])
-    ax.set_xlabel("test accuracy (%), mean over seeds with 95% bootstrap interval")
+    ax.set_xlabel("test accuracy (%), mean over seeds with 95% interval")
     ax.grid(axis="x", alpha=0.4)
     return fig
 
 
 def mean_band(history: pd.DataFrame, split: str, column: str) -> pd.DataFrame:
-    """Per-epoch mean, min and max over seeds of one split's column."""
-    rows = history[history["split"] == split]
-    return rows.groupby("epoch")[column].agg(["mean", "min", "max"])
+    """Per-epoch mean over seeds of one split's column with its 95% interval (stats.band): mean, low, high."""
+    wide = history[history["split"] == split].pivot(index="seed", columns="epoch", values=column)
+    low, high = stats.band(wide.to_numpy())
+    return pd.DataFrame({"mean": wide.mean(axis=0).to_numpy(), "low": low, "high": high}, index=wide.columns)
 
 
 def plot_section(history: pd.DataFrame, experiments: list[str], palette: dict):
-    """Validation accuracy (mean, min-max band over seeds) in full and zoomed, and the train-val gap per epoch."""
+    """Validation accuracy (mean, 95% band over seeds) in full and zoomed, and the train-val gap per epoch."""
     fig, (ax_val, ax_zoom, ax_gap) = plt.subplots(1, 3, figsize=(14, 4))
     settled = []
     for exp in experiments:
@@ -72,7 +73,7 @@ def plot_section(history: pd.DataFrame, experiments: list[str], palette: dict):
         val = mean_band(hist, "val", "accuracy") * 100
         for ax in (ax_val, ax_zoom):
             ax.plot(val.index, val["mean"], color=palette[exp], label=exp, linewidth=1.2)
-            ax.fill_between(val.index, val["min"], val["max"], color=palette[exp], alpha=0.2, linewidth=0)
+            ax.fill_between(val.index, val["low"], val["high"], color=palette[exp], alpha=0.2, linewidth=0)
         settled.append(val["mean"].iloc[len(val) // 2:].min())
         wide = hist.pivot_table(index=["seed", "epoch"], columns="split", values="accuracy")
         gap = ((wide["train"] - wide["val"]) * 100).groupby("epoch").mean()
@@ -91,7 +92,7 @@ def plot_section(history: pd.DataFrame, experiments: list[str], palette: dict):
 
 
 def plot_small_multiples(history: pd.DataFrame, experiments: list[str]):
-    """One panel per experiment: train and validation accuracy, mean with min-max band over seeds."""
+    """One panel per experiment: train and validation accuracy, mean with 95% band over seeds."""
     cols = 4
     rows = -(-len(experiments) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows), sharey=True, squeeze=False)
@@ -100,7 +101,7 @@ def plot_small_multiples(history: pd.DataFrame, experiments: list[str]):
         for split, color in (("train", "tab:orange"), ("val", "tab:blue")):
             band = mean_band(hist, split, "accuracy") * 100
             ax.plot(band.index, band["mean"], color=color, label=split, linewidth=1.2)
-            ax.fill_between(band.index, band["min"], band["max"], color=color, alpha=0.2, linewidth=0)
+            ax.fill_between(band.index, band["low"], band["high"], color=color, alpha=0.2, linewidth=0)
         ax.set_title(exp, fontsize=10)
         if hist.empty:
             ax.text(0.5, 0.5, "every seed diverged", ha="center", va="center", transform=ax.transAxes)

@@ -10,7 +10,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from lessonbench import fileio, provenance
+from lessonbench import fileio, provenance, stats
 from lessonbench.fileio import log
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "report_templates"
@@ -60,7 +60,7 @@ def data_uri(path) -> str:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=pct, points=points, num=num, paired_diff=paired_diff, data_uri=data_uri,
+    env.filters.update(pct=pct, points=points, num=num, paired_diff=paired_diff, data_uri=data_uri, pvalue=pvalue,
                        section_title=section_title)
     return env
 
@@ -75,6 +75,86 @@ def records(frame: pd.DataFrame) -> list[dict]:
             for row in frame.to_dict("records")]
 
 
+VERDICT_MARK = {"supported": "✔", "contradicted": "✘", "not shown": "–"}
+
+
+def signed(value, digits: int = 1) -> str:
+    """+1.2, −3.0, +∞: a signed number for an effect or an interval bound."""
+    if is_missing(value):
+        return MISSING
+    if math.isinf(value):
+        return "+∞" if value > 0 else "−∞"
+    return f"{value:+.{digits}f}".replace("-", "−")
+
+
+def pvalue(value) -> str:
+    """0.0123 -> '0.012'; below 0.001 -> '<0.001'; missing -> '–'."""
+    if is_missing(value):
+        return MISSING
+    return "<0.001" if value < 0.001 else f"{value:.2g}"
+
+
+def p_phrase(value) -> str:
+    """'p = 0.012' or 'p < 0.001'."""
+    text = pvalue(value)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
+
+
+def effect_text(row: dict) -> str:
+    """'+2.1 [+1.4, +2.8]' in the metric's unit; epochs with no decimals."""
+    digits = 0 if row["unit"] == "epochs" else 1
+    return f"{signed(row['effect'], digits)} [{signed(row['ci_low'], digits)}, {signed(row['ci_high'], digits)}]"
+
+
+def claim_sentence(row: dict) -> str:
+    """One generated sentence per claim and metric: what was measured, and the verdict in words."""
+    statistic, unit, digits = ("median", "epochs", 0) if row["unit"] == "epochs" else ("mean", "points", 1)
+    text = (f"{row['treatment']} minus {row['control']}, {row['metric_label']}: {statistic} "
+            f"{signed(row['effect'], digits)} {unit} (95% interval {signed(row['ci_low'], digits)} to "
+            f"{signed(row['ci_high'], digits)}), better in {pct(row['p_improvement'], 0)}% of {row['n_pairs']} "
+            "paired seeds")
+    if unit == "epochs" and math.isinf(row["effect"]):
+        slower = row["control"] if row["effect"] < 0 else row["treatment"]
+        text = (f"{row['treatment']} minus {row['control']}, {row['metric_label']}: {slower} never got there in "
+                f"most seeds, so the median difference is {signed(row['effect'])} (a censored seed ranks last), "
+                f"better in {pct(row['p_improvement'], 0)}% of {row['n_pairs']} paired seeds")
+    if row["reached_treatment"] is not None:
+        text += (f"; the target was reached by {int(row['reached_treatment'])} and {int(row['reached_control'])} "
+                 f"of {row['n_pairs']} seeds")
+    if row["confounded"]:
+        return (text + f". Not shown: besides {row['factor']}, the two runs differ in {row['confounders']}, so the "
+                "comparison cannot isolate the claimed factor.")
+    if row["verdict"] == "supported":
+        return text + f". Supported (Holm-adjusted {p_phrase(row['p_holm'])})."
+    if row["verdict"] == "contradicted":
+        return text + f". Contradicted: the effect lies on the other side (Holm-adjusted {p_phrase(row['p_holm'])})."
+    more = row["seeds_needed"]
+    hint = (f"; about {int(more)} seeds would resolve a difference of this size and spread"
+            if more is not None and more > row["n_pairs"] else "")
+    return text + f". Not shown at {row['n_pairs']} seeds (Holm-adjusted {p_phrase(row['p_holm'])}){hint}."
+
+
+def claims_context(claims: pd.DataFrame, left_out: pd.DataFrame, figures: dict) -> dict | None:
+    """The claims page and each section's claims: rows grouped per claim, with their sentences and figure."""
+    if claims.empty:
+        return None
+    groups = []
+    for claim_id, rows in claims.groupby("claim_id", sort=False):
+        rows = records(rows)
+        for row in rows:
+            row.setdefault("reached_treatment", None)
+            row.setdefault("reached_control", None)
+            row["effect_text"] = effect_text(row)
+            row["mark"] = VERDICT_MARK[row["verdict"]]
+            row["sentence"] = claim_sentence(row)
+        groups.append({"id": claim_id, "claim": rows[0]["claim"], "section": rows[0]["section"], "rows": rows,
+                       "figure": figures.get(claim_id)})
+    counts = claims["verdict"].value_counts()
+    return {"groups": groups, "left_out": records(left_out), "tests": int((~claims["confounded"]).sum()),
+            "counts": {v: int(counts.get(v, 0)) for v in VERDICT_MARK},
+            "confounded": int(claims["confounded"].sum())}
+
+
 def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, info: dict) -> dict:
     """Everything the template shows, computed here so the template holds no logic."""
     timings = tables["timings"]
@@ -84,7 +164,9 @@ def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, inf
     board = board.merge(tables["comparisons"][["experiment", "diff_mean", "diff_ci_low", "diff_ci_high"]],
                         on="experiment", how="left")
     meta = tables["experiments"].merge(tables["leaderboard"][["experiment", "n_params"]], on="experiment")
-    sections = [{"name": s, "experiments": records(meta[meta["section"] == s]), "figure": figures["sections"][s]}
+    claims = claims_context(tables["claims"], tables["claims_left_out"], figures["claims"])
+    sections = [{"name": s, "experiments": records(meta[meta["section"] == s]), "figure": figures["sections"][s],
+                 "claims": [g for g in claims["groups"] if g["section"] == s] if claims else []}
                 for s in meta["section"].unique()]
     ranked = board.dropna(subset=["test_accuracy_mean"]).sort_values("test_accuracy_mean", ascending=False)
     return {
@@ -93,7 +175,15 @@ def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, inf
         "diverged": records(board[board["n_diverged"] > 0]),
         "sections": sections, "figures": figures, "scaler": scaler, "showcase": showcase,
         "experiments": records(meta), "info": info, "n_seeds": int(board["n_seeds"].max()),
+        "claims": claims, "claims_rule": claims_rule(), "interval_method": stats.METHOD,
+        "n_twins": int(meta["twin"].sum()) if "twin" in meta else 0,
     }
+
+
+def claims_rule() -> str:
+    from lessonbench.claims import RULE  # the rule as the claims step applies it
+
+    return RULE
 
 
 def activation_summary(acts: pd.DataFrame) -> pd.DataFrame:
@@ -195,9 +285,13 @@ def report_step(args) -> None:
     tables_dir = Path(args.tables)
     names = ("leaderboard", "timings", "comparisons", "experiments")
     tables = {name: pd.read_parquet(tables_dir / f"{name}.parquet") for name in names}
+    for name in ("claims", "claims_left_out"):  # absent when claims_file is null
+        path = tables_dir / f"{name}.parquet"
+        tables[name] = pd.read_parquet(path) if path.exists() else pd.DataFrame()
     figs = {"leaderboard": args.leaderboard, "small_multiples": args.small_multiples,
             "confusion": args.confusion, "errors": args.errors,
-            "sections": dict(zip(args.sections, args.section_figures))}
+            "sections": dict(zip(args.sections, args.section_figures)),
+            "claims": dict(zip(args.claims, args.claim_figures))}
     info = run_info(args.config_hash, args.threads)
     info["verification"] = json.loads(Path(args.verification[0]).read_text()) if args.verification else None
     context = build_context(tables, figs, json.loads(Path(args.scaler).read_text()),

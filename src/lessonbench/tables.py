@@ -1,36 +1,15 @@
-"""Tidy tables from the per-experiment runs: history, runs, leaderboard (with bootstrap intervals), timings."""
+"""Tidy tables from the per-experiment runs: history, runs, leaderboard (with 95% intervals), timings."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from lessonbench import fileio
 from lessonbench.fileio import log
-
-CI_LEVEL = 0.95
-BOOTSTRAP_RESAMPLES = 10_000
-BOOTSTRAP_SEED = 20250120  # fixed so the interval is a deterministic output
-
-
-def mean_interval(values) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of the mean over seeds (scipy.stats.bootstrap).
-
-    With fewer than two values, or all values equal, the interval collapses to the mean.
-    """
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return (np.nan, np.nan)
-    if len(values) < 2 or np.ptp(values) == 0:
-        return (float(values.mean()), float(values.mean()))
-    res = stats.bootstrap((values,), np.mean, confidence_level=CI_LEVEL, n_resamples=BOOTSTRAP_RESAMPLES,
-                          method="percentile", rng=np.random.default_rng(BOOTSTRAP_SEED))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+from lessonbench.stats import mean_interval
 
 
 def leaderboard_row(runs: pd.DataFrame) -> dict:
@@ -80,7 +59,7 @@ def experiment_meta(specs: dict) -> pd.DataFrame:
         {"experiment": exp, "section": s["section"], "title": s["title"], "description": s["description"],
          "seeds": s["seeds"], "epochs": s["epochs"], "batch_size": s["batch_size"],
          "activation": s["model"]["activation"], "hidden": "-".join(map(str, s["model"]["hidden"])),
-         "batchnorm": s["model"]["batchnorm"], "dropout": s["model"]["dropout"],
+         "batchnorm": s["model"]["batchnorm"], "twin": bool(s.get("twin", False)), "dropout": s["model"]["dropout"],
          "init": s["model"]["init"]["name"], "optimizer": describe_block(s["optimizer"])}
         for exp, s in specs.items()
     ])
@@ -96,7 +75,7 @@ def paired_differences(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Test-accuracy difference of each experiment against `baseline`, paired by seed.
 
     Seed k of both experiments shares its shuffling order, so the per-seed difference
-    removes that source of noise; the interval is a bootstrap over the paired seeds.
+    removes that source of noise; the interval is stats.mean_interval's over the paired seeds.
     """
     wide = runs[runs["diverged_epoch"].isna()].pivot(index="seed", columns="experiment", values="final_test_accuracy")
     rows = []
@@ -121,6 +100,9 @@ def collect_step(args) -> None:
     runs = pd.concat([pd.read_parquet(p) for p in args.runs], ignore_index=True)
     out = Path(args.outdir)
     fileio.write_table(meta, out / "experiments")
+    # the resolved training settings of every experiment with runs, for the claims' one-factor check
+    fileio.write_text(json.dumps({exp: spec for exp, spec in specs.items()}, indent=1, sort_keys=True) + "\n",
+                      out / "specs.json")
     fileio.write_table(pd.concat([pd.read_parquet(p) for p in args.history], ignore_index=True), out / "history")
     fileio.write_table(runs, out / "runs")
     fileio.write_table(pd.concat([pd.read_parquet(p) for p in args.test_probs], ignore_index=True), out / "test_probs")

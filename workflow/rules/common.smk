@@ -13,6 +13,7 @@ from lessonbench.config import (
     canonical_json,
     config_hash,
     resolve_experiments,
+    resolve_claims,
     resolve_illustrations,
     resolve_search,
     training_spec,
@@ -24,14 +25,17 @@ try:
     # `--config search_file=null` arrives as the text "null"
     SEARCH_FILE = config.get("search_file")
     SEARCH = resolve_search(SEARCH_FILE, SPECS) if SEARCH_FILE not in (None, "", "null", "none") else None
+    if SEARCH and "tuned" in SPECS:
+        raise WorkflowError("an experiment is called 'tuned', the name the search gives its choice; rename it")
+    EXPERIMENTS = list(SPECS)
+    # Experiments with runs: the configured ones, and the search's choice when there is a search.
+    RUNS = EXPERIMENTS + (["tuned"] if SEARCH else [])
+    CLAIMS_FILE = config.get("claims_file")
+    CLAIMS, CLAIMS_LEFT_OUT = (resolve_claims(CLAIMS_FILE, RUNS, later=("tuned",))
+                               if CLAIMS_FILE not in (None, "", "null", "none") else ([], []))
 except ConfigError as err:
     raise WorkflowError(f"invalid experiment file: {err}") from None
-if SEARCH and "tuned" in SPECS:
-    raise WorkflowError("an experiment is called 'tuned', the name the search gives its choice; rename it")
 
-EXPERIMENTS = list(SPECS)
-# Experiments with runs: the configured ones, and the search's choice when there is a search.
-RUNS = EXPERIMENTS + (["tuned"] if SEARCH else [])
 SEARCHES = [f"{strategy}-{seed}" for strategy in ("random", "tpe") for seed in SEARCH["search_seeds"]] if SEARCH else []
 VERIFY = config.get("verify_experiment", EXPERIMENTS[-1])
 if VERIFY not in SPECS:
@@ -48,12 +52,16 @@ CODE = {
     "search": [LIB + f for f in ("__init__.py", "cli.py", "data.py", "fileio.py", "search.py", "training.py",
                                  "stacked.py", "models.py", "registries.py", "config.py")],
     "search_summary": [LIB + f for f in ("cli.py", "fileio.py", "figures_search.py", "figures.py", "data.py")],
-    "tables": [LIB + f for f in ("cli.py", "fileio.py", "tables.py")],
-    "figures": [LIB + f for f in ("cli.py", "fileio.py", "figures.py", "data.py")],
+    "tables": [LIB + f for f in ("cli.py", "fileio.py", "tables.py", "stats.py")],
+    "claims": [LIB + f for f in ("cli.py", "fileio.py", "claims.py", "stats.py", "config.py")],
+    "claim_figures": [LIB + f for f in ("cli.py", "fileio.py", "figures_claims.py", "figures.py", "stats.py",
+                                        "data.py")],
+    "figures": [LIB + f for f in ("cli.py", "fileio.py", "figures.py", "data.py", "stats.py")],
     "illustrations": [LIB + f for f in ("cli.py", "fileio.py", "illustrations.py", "figures_lesson.py",
                                         "figures.py", "models.py", "registries.py", "data.py")],
     "verify": [LIB + f for f in ("cli.py", "fileio.py", "verify.py", "provenance.py")],
-    "report": [LIB + f for f in ("cli.py", "fileio.py", "report.py", "provenance.py")]
+    "report": [LIB + f for f in ("cli.py", "fileio.py", "report.py", "provenance.py", "stats.py", "claims.py",
+                                 "config.py")]
     + ["report_templates/report.html.j2", "report_templates/report.css"],
 }
 

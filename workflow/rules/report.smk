@@ -2,6 +2,8 @@ rule render_report:
     input:
         code=CODE["report"],
         tables=rules.collect_tables.output,
+        claims=rules.check_claims.output,
+        claim_figures=CLAIM_FIGURES,
         **FIGURES,
         sections=SECTION_FIGURES,
         scaler="results/data/scaler.json",
@@ -23,6 +25,7 @@ rule render_report:
         search=lambda wildcards, input: (f"values_figure={input.search_values} samplers_figure={input.search_samplers}"
                                          if SEARCH else ""),
         sections=SECTIONS,
+        claim_ids=[claim["id"] for claim in CLAIMS],
         config_hash=config_hash(DATA, SPECS),
         threads=config["torch_threads"],
     log:
@@ -36,7 +39,8 @@ rule render_report:
         " --leaderboard {input.leaderboard:q} --small-multiples {input.small_multiples:q}"
         " --confusion {input.confusion:q} --errors {input.errors:q}"
         " --showcase {input.showcase:q} --sections {params.sections:q}"
-        " --section-figures {input.sections:q} --config-hash {params.config_hash}"
+        " --section-figures {input.sections:q} --claims {params.claim_ids} --claim-figures {input.claim_figures:q}"
+        " --config-hash {params.config_hash}"
         " --threads {params.threads} --html {output.html:q} --pdf {output.pdf:q}"
         " --verification {input.verification:q} --search {params.search} --illustrations optimizer_paths={input.optimizer_paths:q}"
         " optimizer_paths_figure={input.optimizer_paths_figure:q} activations={input.activations:q}"

@@ -12,6 +12,7 @@ rule collect_tables:
         spec_files=[f"results/search/random-{SEARCH['search_seeds'][0]}/best.json"] if SEARCH else [],
     output:
         expand("results/tables/{table}.{ext}", table=TABLES, ext=["parquet", "csv"]),
+        "results/tables/specs.json",
     params:
         specs=canonical_json(list(SPECS.values())),
         outdir="results/tables",

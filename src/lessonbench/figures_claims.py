@@ -1,0 +1,68 @@
+"""Each claim's experiments drawn together: validation curves with 95% bands, the budget and the target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from lessonbench.figures import colors, mean_band, plt, save
+from lessonbench.fileio import log
+
+WIDTH = 6.7  # inches: the PDF's text width (A4 less margins), so fonts print at their size in points
+FONT = 8
+
+
+def plot_claim(rows: pd.DataFrame, history: pd.DataFrame, palette: dict):
+    """Validation accuracy of every experiment in the claim (and the gap when a gap metric is claimed)."""
+    first = rows.iloc[0]
+    experiments = list(dict.fromkeys(first["treatment"].split(" - ") + first["control"].split(" - ")))
+    gap = "train_val_gap" in set(rows["metric"])
+    with plt.rc_context({"font.size": FONT, "axes.titlesize": FONT + 1, "legend.fontsize": FONT - 0.5}):
+        fig, axes = plt.subplots(1, 2 if gap else 1, figsize=(WIDTH, 2.5), squeeze=False)
+        ax_val = axes[0, 0]
+        lowest = []
+        for exp in experiments:
+            hist = history[history["experiment"] == exp]
+            if hist.empty:
+                continue
+            role = "treatment" if exp in first["treatment"].split(" - ") else "control"
+            style = "-" if role == "treatment" else "--"
+            val = mean_band(hist, "val", "accuracy") * 100
+            ax_val.plot(val.index, val["mean"], style, color=palette[exp], label=f"{exp} ({role})", linewidth=1.3)
+            ax_val.fill_between(val.index, val["low"], val["high"], color=palette[exp], alpha=0.2, linewidth=0)
+            lowest.append(val["mean"].iloc[min(len(val) - 1, 4):].min())  # past the first epochs' climb
+            if gap:
+                wide = hist.pivot_table(index=["seed", "epoch"], columns="split", values="accuracy")
+                diff = ((wide["train"] - wide["val"]) * 100).rename("accuracy").reset_index()
+                g = mean_band(diff.assign(split="gap"), "gap", "accuracy")
+                axes[0, 1].plot(g.index, g["mean"], style, color=palette[exp], linewidth=1.3)
+                axes[0, 1].fill_between(g.index, g["low"], g["high"], color=palette[exp], alpha=0.2, linewidth=0)
+        budget = int(first["budget"])
+        for ax in axes.flat:
+            if budget < history[history["experiment"].isin(experiments)]["epoch"].max():
+                ax.axvline(budget, color="grey", linestyle=":", linewidth=1)
+            ax.grid(alpha=0.3)
+            ax.set_xlabel("epoch")
+        if "epochs_to_target" in set(rows["metric"]):
+            ax_val.axhline(100 * first["target"], color="black", linestyle="-.", linewidth=0.8,
+                           label=f"target {100 * first['target']:.0f}%")
+        ax_val.set_ylim(max(0, min([*lowest, 100 * first["target"]]) - 3), 100.5)
+        ax_val.set_ylabel("validation accuracy (%)")
+        ax_val.legend(loc="lower right", frameon=True)
+        if gap:
+            axes[0, 1].axhline(0, color="grey", linewidth=0.8)
+            axes[0, 1].set_ylabel("train - validation (points)")
+        fig.tight_layout()
+    return fig
+
+
+def claim_figures_step(args) -> None:
+    tables = Path(args.tables)
+    claims = pd.read_parquet(tables / "claims.parquet")
+    history = pd.read_parquet(tables / "history.parquet")
+    meta = pd.read_parquet(tables / "experiments.parquet")
+    palette = colors(list(meta["experiment"]))
+    for claim_id, path in zip(args.claims, args.figures):
+        save(plot_claim(claims[claims["claim_id"] == claim_id], history, palette), path)
+    log(f"{len(args.figures)} claim figures written")

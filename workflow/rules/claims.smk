@@ -1,0 +1,45 @@
+# The lesson's claims (experiments/claims.yaml): one-factor paired comparisons with verdicts, read
+# from the tables; editing the claims file reruns these two jobs and the report, never training.
+CLAIM_FIGURES = [f"results/figures/claims/{claim['id']}.png" for claim in CLAIMS]
+
+
+rule check_claims:
+    input:
+        code=CODE["claims"],
+        tables=rules.collect_tables.output,
+    output:
+        expand("results/tables/{table}.{ext}", table=["claims", "claim_seeds", "claims_left_out"],
+               ext=["parquet", "csv"]),
+    params:
+        claims=canonical_json(CLAIMS),
+        left_out=canonical_json(CLAIMS_LEFT_OUT),
+        tables="results/tables",
+    log:
+        "results/logs/check_claims.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    threads: 1
+    shell:
+        "python -m lessonbench claims --claims {params.claims:q} --left-out {params.left_out:q}"
+        " --tables {params.tables:q} --outdir {params.tables:q} > {log:q} 2>&1"
+
+
+rule draw_claims:
+    input:
+        code=CODE["claim_figures"],
+        claims=rules.check_claims.output,
+        tables=rules.collect_tables.output,
+    output:
+        CLAIM_FIGURES,
+    params:
+        ids=[claim["id"] for claim in CLAIMS],
+    log:
+        "results/logs/draw_claims.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    threads: 1
+    shell:
+        "python -m lessonbench claim-figures --tables results/tables --claims {params.ids}"
+        " --figures {output:q} > {log:q} 2>&1"
