@@ -276,25 +276,25 @@ def test_editing_a_claim_trains_nothing(run_tree, first_run):
         path.write_text(original)
 
 
-def test_bad_input_stops_before_any_job(run_tree):
-    path = run_tree / "experiments" / "tiny.yaml"
+def run_with_edit(tree: Path, name: str, old: str, new: str) -> subprocess.CompletedProcess:
+    """Run Snakemake with one text edit in file `name`, restoring the file after."""
+    path = tree / name
     original = path.read_text()
-    before = {p: p.stat().st_mtime_ns for p in (run_tree / "results").rglob("*")}
-    path.write_text(original.replace("lr: 0.01", "momentun: 0.9\n      lr: 0.01", 1))
+    assert old in original
+    path.write_text(original.replace(old, new, 1))
     try:
-        proc = snakemake(run_tree, check=False)
+        return snakemake(tree, check=False)
     finally:
         path.write_text(original)
+
+
+def test_bad_input_stops_before_any_job(run_tree):
+    before = {p: p.stat().st_mtime_ns for p in (run_tree / "results").rglob("*")}
+    proc = run_with_edit(run_tree, "experiments/tiny.yaml", "lr: 0.01", "momentun: 0.9\n      lr: 0.01")
     assert proc.returncode != 0
     assert "experiments/tiny.yaml" in proc.stderr and "momentun" in proc.stderr, proc.stderr[-2000:]
     assert {p: p.stat().st_mtime_ns for p in (run_tree / "results").rglob("*")} == before
-    claims = run_tree / "experiments" / "claims.yaml"
-    original = claims.read_text()
-    claims.write_text(original.replace("control: sgd_lr01", "control: sgd_lr1", 1))
-    try:
-        proc = snakemake(run_tree, check=False)
-    finally:
-        claims.write_text(original)
+    proc = run_with_edit(run_tree, "experiments/claims.yaml", "control: sgd_lr01", "control: sgd_lr1")
     assert proc.returncode != 0
     assert "experiments/claims.yaml: claims.momentum_vs_sgd.control: 'sgd_lr1' is not an experiment" in proc.stderr
     assert {p: p.stat().st_mtime_ns for p in (run_tree / "results").rglob("*")} == before
