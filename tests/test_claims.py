@@ -10,16 +10,28 @@ import pandas as pd
 import pytest
 
 from lessonbench.claims import CONTRADICTED, NOT_SHOWN, SUPPORTED, check_claims, confounders, decide, seed_metrics
-from lessonbench.config import ConfigError, resolve_claims, spec_diff
+from lessonbench.config import ConfigError, resolve_claims, resolve_sweeps, spec_diff
+from lessonbench.sweeps import point_spec
 
 from .conftest import ROOT, assert_names_field
 
 CLAIMS = ROOT / "experiments" / "claims.yaml"
+SWEEPS = ROOT / "experiments" / "sweeps.yaml"
 
 
 @pytest.fixture(scope="module")
-def claims(lesson):
-    return resolve_claims(CLAIMS, [*lesson[1], "tuned"])[0]
+def runs_specs(lesson):
+    """Every experiment with runs: the lesson file's, `tuned`, and each sweep's best point (at its first value)."""
+    specs = dict(lesson[1])
+    specs["tuned"] = {**specs["lesson_best"], "optimizer": {**specs["lesson_best"]["optimizer"], "lr": 0.005}}
+    for sweep in resolve_sweeps(SWEEPS, lesson[1]):
+        specs[f"{sweep['id']}_best"] = point_spec(sweep["spec"], sweep["key"], sweep["values"][0])
+    return specs
+
+
+@pytest.fixture(scope="module")
+def claims(runs_specs):
+    return resolve_claims(CLAIMS, list(runs_specs))[0]
 
 
 def synthetic(experiments: dict[str, float], seeds: int = 10, epochs: int = 5, noise: float = 0.003):
@@ -106,9 +118,8 @@ def test_factor_diff_of_the_lesson_pairs(lesson, claims):
     assert confounders(by_id["batchnorm_init_robust"], specs, "val_accuracy_auc", 100) == {}
 
 
-def test_every_lesson_claim_is_one_factor_except_the_lessons_own_pair(lesson, claims):
-    specs = dict(lesson[1])
-    specs["tuned"] = {**specs["lesson_best"], "optimizer": {**specs["lesson_best"]["optimizer"], "lr": 0.005}}
+def test_every_lesson_claim_is_one_factor_except_the_lessons_own_pair(runs_specs, claims):
+    specs = runs_specs
     confounded = {c["id"] for c in claims for m in c["metrics"]
                   if confounders(c, specs, m["name"], min(specs[e]["epochs"] for e in c["treatment"] + c["control"]))}
     assert confounded == {"momentum_vs_sgd_lesson"}
@@ -147,18 +158,19 @@ def test_a_diverged_seed_counts_at_chance(lesson):
     (("    treatment: adam\n    control: momentum", "    treatment: adam\n    control: adam"),
      "claims.adam_vs_momentum.control"),  # treatment equal to its control
 ])
-def test_bad_claims_name_the_field(lesson, change, field, tmp_path):
-    assert_names_field(CLAIMS, change, lambda p: resolve_claims(p, [*lesson[1], "tuned"]), field, tmp_path)
+def test_bad_claims_name_the_field(runs_specs, change, field, tmp_path):
+    assert_names_field(CLAIMS, change, lambda p: resolve_claims(p, list(runs_specs)), field, tmp_path)
 
 
-def test_duplicate_claim_id_says_so(lesson, tmp_path):
+def test_duplicate_claim_id_says_so(runs_specs, tmp_path):
     path = tmp_path / "claims.yaml"
     path.write_text(CLAIMS.read_text().replace("  adam_vs_adagrad:", "  adam_vs_momentum:"))
     with pytest.raises(ConfigError, match="'adam_vs_momentum' appears twice"):
-        resolve_claims(path, [*lesson[1], "tuned"])
+        resolve_claims(path, list(runs_specs))
 
 
-def test_a_claim_on_the_search_is_left_out_when_the_search_is_off(lesson):
-    kept, left_out = resolve_claims(CLAIMS, list(lesson[1]), later=("tuned",))
-    assert [c["id"] for c in left_out] == ["search_at_least_as_good"]
-    assert "search_at_least_as_good" not in {c["id"] for c in kept}
+def test_claims_on_switched_off_steps_are_left_out(lesson):
+    kept, left_out = resolve_claims(CLAIMS, list(lesson[1]), later=lambda e: e == "tuned" or e.endswith("_best"))
+    assert [c["id"] for c in left_out] == ["momentum_vs_sgd_at_best", "adam_vs_sgd_at_best",
+                                           "search_at_least_as_good"]
+    assert not {c["id"] for c in left_out} & {c["id"] for c in kept}

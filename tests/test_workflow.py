@@ -62,9 +62,13 @@ def make_tree(dest: Path) -> Path:
     search = yaml.safe_load((ROOT / "experiments" / "search.yaml").read_text())
     search["search"].update(epochs=2, rounds=2, trials_per_round=3, keep_top=2, search_seeds=[0])
     (dest / "experiments" / "tiny_search.yaml").write_text(yaml.safe_dump(search, sort_keys=False))
+    sweeps = yaml.safe_load((ROOT / "experiments" / "sweeps.yaml").read_text())
+    sweeps["settings"]["seeds"] = 2
+    (dest / "experiments" / "tiny_sweeps.yaml").write_text(yaml.safe_dump(sweeps, sort_keys=False))
     (dest / "config" / "config.yaml").write_text(
         "experiment_files: [experiments/tiny.yaml]\ntorch_threads: 1\nverify_experiment: lesson_best\n"
-        "illustrations_file: experiments/illustrations.yaml\nsearch_file: experiments/tiny_search.yaml\n")
+        "illustrations_file: experiments/illustrations.yaml\nsearch_file: experiments/tiny_search.yaml\n"
+        "sweeps_file: experiments/tiny_sweeps.yaml\n")
     return dest
 
 
@@ -102,7 +106,9 @@ def run_tree(tmp_path_factory) -> Path:
         (tree / "experiments" / "tiny.yaml").read_text())["experiments"])
     assert set(jobs) == {"prepare_data", "train_experiment", "collect_tables", "draw_figures", "render_report",
                          "draw_optimizer_paths", "draw_activations", "measure_symmetry", "summarise_models",
-                         "search", "train_tuned", "summarise_search", "check_claims", "draw_claims"}
+                         "search", "train_tuned", "summarise_search", "check_claims", "draw_claims",
+                         "train_sweep", "draw_sensitivity"}
+    assert len(jobs["train_sweep"]) == 6
     assert len(jobs["search"]) == 2  # the narrowing random search and TPE, one search seed
     snakemake(tree, "--cores", "4")
     return tree
@@ -205,8 +211,9 @@ def test_editing_one_experiment_plans_only_it_and_downstream(run_tree):
     doc["experiments"]["adam"]["optimizer"]["lr"] = 0.02
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     try:
-        assert planned(run_tree) == {"train_experiment": ["adam"], "collect_tables": [""], "check_claims": [""],
-                                     "draw_claims": [""], "draw_figures": [""], "render_report": [""]}
+        assert planned(run_tree) == {"train_experiment": ["adam"], "train_sweep": [""], "collect_tables": [""],
+                                     "check_claims": [""], "draw_claims": [""], "draw_figures": [""],
+                                     "draw_sensitivity": [""], "render_report": [""]}
     finally:
         path.write_text(original)
 
@@ -244,7 +251,7 @@ def test_search_sees_no_test_data_and_a_space_edit_reruns_only_the_search(run_tr
     try:
         assert planned(run_tree) == {"search": [""] * 2, "summarise_search": [""], "train_tuned": [""],
                                      "collect_tables": [""], "check_claims": [""], "draw_claims": [""],
-                                     "draw_figures": [""], "render_report": [""]}
+                                     "draw_figures": [""], "draw_sensitivity": [""], "render_report": [""]}
     finally:
         path.write_text(original)
 
@@ -255,7 +262,7 @@ def test_code_edit_reruns_only_the_steps_that_run_it(run_tree):
     path.write_text(original + "\n# an edit\n")
     try:
         assert planned(run_tree) == {"collect_tables": [""], "check_claims": [""], "draw_claims": [""],
-                                     "draw_figures": [""], "render_report": [""]}
+                                     "draw_figures": [""], "draw_sensitivity": [""], "render_report": [""]}
     finally:
         path.write_text(original)
 
@@ -340,8 +347,9 @@ def test_killed_job_leaves_nothing_and_reruns_alone(run_tree):
                 p.send_signal(signal.SIGKILL)
             assert proc.wait(timeout=300) != 0
         assert sorted(p.name for p in outputs.iterdir()) == [] if outputs.exists() else True
-        assert planned(run_tree) == {"train_experiment": ["l2"], "collect_tables": [""], "check_claims": [""],
-                                     "draw_claims": [""], "draw_figures": [""], "render_report": [""]}
+        assert planned(run_tree) == {"train_experiment": ["l2"], "train_sweep": [""], "collect_tables": [""],
+                                     "check_claims": [""], "draw_claims": [""], "draw_figures": [""],
+                                     "draw_sensitivity": [""], "render_report": [""]}
     finally:
         restore(run_tree, original)
     snakemake(run_tree)

@@ -16,6 +16,8 @@ STEPS = {
     "combine-chunks": "lessonbench.experiment:combine_step",
     "collect": "lessonbench.tables:collect_step",
     "claims": "lessonbench.claims:claims_step",
+    "sweep": "lessonbench.sweeps:sweep_step",
+    "sensitivity-figure": "lessonbench.figures_claims:sensitivity_figure_step",
     "claim-figures": "lessonbench.figures_claims:claim_figures_step",
     "figures": "lessonbench.figures:figures_step",
     "report": "lessonbench.report:report_step",
@@ -124,6 +126,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("collect", help="tidy tables from every experiment's runs")
     s.add_argument("--specs", required=True, help="resolved experiments as a JSON list")
     s.add_argument("--spec-files", nargs="*", default=[], help="JSON files whose `spec` is one more experiment")
+    s.add_argument("--sweep-points", nargs="*", default=[], help="every sweep's points table")
     s.add_argument("--outdir", required=True)
     for name in ("runs", "history", "test-probs", "timing"):
         s.add_argument(f"--{name}", nargs="+", required=True)
@@ -133,6 +136,19 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--left-out", default="[]", help="claims left out (a step they need is off), as JSON")
     s.add_argument("--tables", required=True, help="the tables directory (runs, history, specs.json)")
     s.add_argument("--outdir", required=True)
+
+    s = sub.add_parser("sweep", help="one sensitivity sweep: every value x seed, the best chosen on validation")
+    s.add_argument("--sweep", required=True, help="the resolved sweep as JSON")
+    s.add_argument("--experiment-files", nargs="+", required=True, metavar="NAME=PATH",
+                   help="the swept experiment's files (history, runs, test_probs, weights, timing), read back")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    for name in ("split", "scaler", "points", "best", "history", "runs", "test-probs", "weights", "timing"):
+        s.add_argument(f"--{name}", required=True)
+
+    s = sub.add_parser("sensitivity-figure", help="validation accuracy against each swept value")
+    s.add_argument("--tables", required=True)
+    s.add_argument("--figure", required=True)
 
     s = sub.add_parser("claim-figures", help="each claim's pair of experiments drawn together")
     s.add_argument("--tables", required=True)
@@ -151,6 +167,7 @@ def parser() -> argparse.ArgumentParser:
     sub.choices["report"].add_argument("--threads", type=int, default=1)
     sub.choices["report"].add_argument("--claims", nargs="*", default=[], help="claim ids, in --claim-figures order")
     sub.choices["report"].add_argument("--claim-figures", nargs="*", default=[])
+    sub.choices["report"].add_argument("--sensitivity-figure", nargs="*", default=[], help="if there are sweeps")
     sub.choices["report"].add_argument("--verification", nargs="*", default=[], help="verification record, if any")
     sub.choices["report"].add_argument("--search", nargs="*", default=[], metavar="NAME=PATH",
                                        help="the search's figures (values_figure, samplers_figure), if it ran")

@@ -270,11 +270,12 @@ def _side(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def resolve_claims(path, experiments, later: tuple[str, ...] = ()) -> tuple[list[dict], list[dict]]:
+def resolve_claims(path, experiments, later=()) -> tuple[list[dict], list[dict]]:
     """Validate the claims file against its schema and the experiments; return (claims, left out).
 
     `experiments` are the ids that will have runs; `later` names experiments a switched-off step would
-    have made (the search's `tuned`): a claim naming one is left out, with the reason, not refused.
+    have made (the search's `tuned`), or is a test of such names (a sweep's `<sweep>_best`): a claim
+    naming one is left out, with the reason, not refused.
     Each claim comes back canonical: id, section, claim, treatment and control as lists (one id, or
     [a, b] for a - b), factor, budget (None: the shorter experiment's epochs), target, and metrics as
     [{name, expect, min_effect}] in file order.
@@ -289,7 +290,8 @@ def resolve_claims(path, experiments, later: tuple[str, ...] = ()) -> tuple[list
         missing = None
         for role, ids in sides.items():
             for exp in ids:
-                if exp in later and exp not in known:
+                made_later = later(exp) if callable(later) else exp in later
+                if made_later and exp not in known:
                     missing = exp
                 elif exp not in known:
                     raise ConfigError(path, f"claims.{claim_id}.{role}",
@@ -336,3 +338,49 @@ def spec_diff(a: dict, b: dict) -> dict:
 def within(key: str, factors) -> bool:
     """Whether dotted setting `key` belongs to one of the claimed factors (a factor names a key or a block)."""
     return any(key == f or key.startswith(f + ".") for f in factors)
+
+
+SWEEPS_SCHEMA_PATH = SCHEMA_PATH.with_name("sweeps.schema.yaml")
+SWEEPABLE = {key: SEARCHABLE[key] for key in ("optimizer.lr", "optimizer.weight_decay", "model.dropout")}
+
+
+def resolve_sweeps(path, specs: dict) -> list[dict]:
+    """Validate the sweeps file against its schema and the experiments.
+
+    Returns [{id, experiment, key, values, seeds, scale, lesson_value, spec}] in file order, where spec is
+    the experiment's resolved spec with the sweep's seeds. Every problem names the field: an empty list
+    or a repeated value (schema), a value the key cannot take (a learning rate <= 0, say), a key that is
+    not sweepable or that the experiment's optimizer does not take, an experiment that does not exist.
+    """
+    doc = read_yaml(path)
+    validate(doc, path, yaml.safe_load(SWEEPS_SCHEMA_PATH.read_text()))
+    schema, default_seeds = load_schema(), doc.get("settings", {}).get("seeds")
+    sweeps = []
+    for sweep_id, entry in doc["sweeps"].items():
+        field = f"sweeps.{sweep_id}"
+        if entry["experiment"] not in specs:
+            raise ConfigError(path, f"{field}.experiment",
+                              f"{entry['experiment']!r} is not an experiment; expected one of {list(specs)}")
+        key, spec = entry["key"], specs[entry["experiment"]]
+        if key not in SWEEPABLE:
+            raise ConfigError(path, f"{field}.key", f"{key!r} is not sweepable; expected one of {sorted(SWEEPABLE)} "
+                                                    "(structural settings such as the activation are experiments)")
+        block, _, name = key.partition(".")
+        for i, value in enumerate(entry["values"]):
+            if not _allowed(key, value):
+                raise ConfigError(path, f"{field}.values.{i}", f"{value!r} is not {SWEEPABLE[key]}")
+            candidate = {**spec[block], name: value}
+            try:
+                validate(candidate, path, schema, ref=block)
+            except ConfigError as err:
+                raise ConfigError(path, f"{field}.key", f"{key} = {value!r} does not fit {entry['experiment']!r}: "
+                                                        f"{err.field}: {err.problem}") from None
+        seeds = entry.get("seeds", default_seeds) or spec["seeds"]
+        if seeds > spec["seeds"]:
+            raise ConfigError(path, f"{field}.seeds", f"{seeds} is more than the {spec['seeds']} seeds of "
+                                                      f"{entry['experiment']!r}, whose runs the sweep reuses")
+        sweeps.append({"id": sweep_id, "experiment": entry["experiment"], "key": key,
+                       "values": [float(v) for v in entry["values"]], "seeds": seeds,
+                       "scale": entry.get("scale", "log"), "lesson_value": spec[block].get(name),
+                       "spec": {**spec, "seeds": seeds}})
+    return sweeps

@@ -66,3 +66,48 @@ def claim_figures_step(args) -> None:
     for claim_id, path in zip(args.claims, args.figures):
         save(plot_claim(claims[claims["claim_id"] == claim_id], history, palette), path)
     log(f"{len(args.figures)} claim figures written")
+
+
+KEY_LABELS = {"optimizer.lr": "learning rate", "optimizer.weight_decay": "weight decay (L2)",
+              "model.dropout": "dropout rate"}
+
+
+def plot_sensitivity(summary: pd.DataFrame, palette: dict):
+    """Final validation accuracy against each swept value: one panel per hyperparameter, one line per sweep.
+
+    Mean over seeds with its 95% interval as a band; an open circle marks the lesson's value, a star the best.
+    """
+    keys = list(dict.fromkeys(summary["key"]))
+    with plt.rc_context({"font.size": FONT, "axes.titlesize": FONT + 1, "legend.fontsize": FONT - 0.5}):
+        fig, axes = plt.subplots(len(keys), 1, figsize=(WIDTH, 2.4 * len(keys)), squeeze=False)
+        for ax, key in zip(axes[:, 0], keys):
+            lows = []
+            for sweep, rows in summary[summary["key"] == key].groupby("sweep", sort=False):
+                rows = rows.sort_values("value")
+                color = palette.get(rows["experiment"].iloc[0], "black")
+                x, mean = rows["value"], 100 * rows["val_accuracy_mean"]
+                ax.plot(x, mean, "-", color=color, linewidth=1.3, label=f"{rows['experiment'].iloc[0]} ({sweep})")
+                ax.fill_between(x, 100 * rows["val_accuracy_ci_low"], 100 * rows["val_accuracy_ci_high"],
+                                color=color, alpha=0.2, linewidth=0)
+                lesson, best = rows[rows["lesson_value"]], rows[rows["best"]]
+                ax.plot(lesson["value"], 100 * lesson["val_accuracy_mean"], "o", mfc="white", color=color, ms=7)
+                ax.plot(best["value"], 100 * best["val_accuracy_mean"], "*", color=color, ms=11, mec="black",
+                        mew=0.5)
+                lows.append(mean[mean >= mean.max() - 15].min())  # far-off values do not squash the rest
+            if (summary.loc[summary["key"] == key, "scale"] == "log").all():
+                ax.set_xscale("log")
+            ax.set_ylim(max(0, min(lows) - 2), 100.5)
+            ax.set_xlabel(KEY_LABELS.get(key, key))
+            ax.set_ylabel("final validation acc. (%)")
+            ax.grid(alpha=0.3, which="both")
+            ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        fig.tight_layout()
+    return fig
+
+
+def sensitivity_figure_step(args) -> None:
+    tables = Path(args.tables)
+    summary = pd.read_parquet(tables / "sweep_summary.parquet")
+    meta = pd.read_parquet(tables / "experiments.parquet")
+    save(plot_sensitivity(summary, colors(list(meta["experiment"]))), args.figure)
+    log(f"sensitivity figure of {summary['sweep'].nunique()} sweeps written")

@@ -19,6 +19,7 @@ SECTION_TITLES = {
     "init": "Weight initialisation: Xavier and He",
     "regularisation": "Regularisation: BatchNorm, L2, Dropout",
     "tuned": "The tuned model",
+    "sensitivity": "Sensitivity: each at its best value",
 }
 
 
@@ -155,6 +156,34 @@ def claims_context(claims: pd.DataFrame, left_out: pd.DataFrame, figures: dict) 
             "confounded": int(claims["confounded"].sum())}
 
 
+def value_text(value) -> str:
+    return MISSING if is_missing(value) else f"{value:g}"
+
+
+def sensitivity_context(summary: pd.DataFrame, board: pd.DataFrame, figure: str | None) -> dict | None:
+    """The sensitivity section: per sweep its best value, the range within 1 point, the best point's test result."""
+    if summary.empty or not figure:
+        return None
+    rows = []
+    for sweep, group in summary.groupby("sweep", sort=False):
+        best, lesson = group[group["best"]].iloc[0], group[group["lesson_value"]]
+        near = group[group["within_1_point"]]["value"]
+        test = board[board["experiment"] == f"{sweep}_best"]
+        test = records(test)[0] if len(test) else {}
+        rows.append({"sweep": sweep, "experiment": best["experiment"], "key": best["key"], "n_values": len(group),
+                     "seeds": int(best["seeds"]), "best_value": value_text(best["value"]),
+                     "best_val": best["val_accuracy_mean"], "best_low": best["val_accuracy_ci_low"],
+                     "best_high": best["val_accuracy_ci_high"],
+                     "lesson_value": value_text(lesson["value"].iloc[0]) if len(lesson) else MISSING,
+                     "lesson_val": lesson["val_accuracy_mean"].iloc[0] if len(lesson) else None,
+                     "near": f"{near.min():g}–{near.max():g}" if len(near) > 1 else f"only {near.iloc[0]:g}",
+                     "near_count": len(near), "at_edge": bool(best["at_edge"]), "test": test.get("test_accuracy_mean"),
+                     "test_low": test.get("test_accuracy_ci_low"), "test_high": test.get("test_accuracy_ci_high")})
+    lr = [r for r in rows if r["key"] == "optimizer.lr"]
+    winner = max(lr, key=lambda r: r["best_val"]) if lr else None
+    return {"rows": rows, "winner": winner, "figure": figure, "n_lr": len(lr)}
+
+
 def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, info: dict) -> dict:
     """Everything the template shows, computed here so the template holds no logic."""
     timings = tables["timings"]
@@ -176,6 +205,7 @@ def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, inf
         "sections": sections, "figures": figures, "scaler": scaler, "showcase": showcase,
         "experiments": records(meta), "info": info, "n_seeds": int(board["n_seeds"].max()),
         "claims": claims, "claims_rule": claims_rule(), "interval_method": stats.METHOD,
+        "sensitivity": sensitivity_context(tables["sweep_summary"], tables["leaderboard"], figures.get("sensitivity")),
         "n_twins": int(meta["twin"].sum()) if "twin" in meta else 0,
     }
 
@@ -285,13 +315,14 @@ def report_step(args) -> None:
     tables_dir = Path(args.tables)
     names = ("leaderboard", "timings", "comparisons", "experiments")
     tables = {name: pd.read_parquet(tables_dir / f"{name}.parquet") for name in names}
-    for name in ("claims", "claims_left_out"):  # absent when claims_file is null
+    for name in ("claims", "claims_left_out", "sweep_summary"):  # absent when their steps are off
         path = tables_dir / f"{name}.parquet"
         tables[name] = pd.read_parquet(path) if path.exists() else pd.DataFrame()
     figs = {"leaderboard": args.leaderboard, "small_multiples": args.small_multiples,
             "confusion": args.confusion, "errors": args.errors,
             "sections": dict(zip(args.sections, args.section_figures)),
-            "claims": dict(zip(args.claims, args.claim_figures))}
+            "claims": dict(zip(args.claims, args.claim_figures)),
+            "sensitivity": args.sensitivity_figure[0] if args.sensitivity_figure else None}
     info = run_info(args.config_hash, args.threads)
     info["verification"] = json.loads(Path(args.verification[0]).read_text()) if args.verification else None
     context = build_context(tables, figs, json.loads(Path(args.scaler).read_text()),

@@ -113,4 +113,10 @@ def collect_step(args) -> None:
         pair = runs[runs["experiment"].isin([base, "tuned"])]
         fileio.write_table(paired_differences(pair, base), out / "tuned_vs_base")
     fileio.write_table(make_timings([json.loads(Path(p).read_text()) for p in args.timing]), out / "timings")
+    if args.sweep_points:  # every sweep's value x seed, and per value the mean with its interval
+        from lessonbench.sweeps import summarise_points
+
+        points = pd.concat([pd.read_parquet(p) for p in args.sweep_points], ignore_index=True)
+        fileio.write_table(points, out / "sweep_points")
+        fileio.write_table(summarise_points(points), out / "sweep_summary")
     log(f"tables for {len(specs)} experiments written to {out}")

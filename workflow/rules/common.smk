@@ -16,6 +16,7 @@ from lessonbench.config import (
     resolve_claims,
     resolve_illustrations,
     resolve_search,
+    resolve_sweeps,
     training_spec,
 )
 
@@ -28,11 +29,19 @@ try:
     if SEARCH and "tuned" in SPECS:
         raise WorkflowError("an experiment is called 'tuned', the name the search gives its choice; rename it")
     EXPERIMENTS = list(SPECS)
-    # Experiments with runs: the configured ones, and the search's choice when there is a search.
-    RUNS = EXPERIMENTS + (["tuned"] if SEARCH else [])
+    SWEEPS_FILE = config.get("sweeps_file")
+    SWEEPS = resolve_sweeps(SWEEPS_FILE, SPECS) if SWEEPS_FILE not in (None, "", "null", "none") else []
+    # Experiments with runs: the configured ones, the search's choice when there is a search, and each
+    # sweep's best point (`<sweep>_best`).
+    SWEEP_BEST = [f"{sweep['id']}_best" for sweep in SWEEPS]
+    clash = set(SWEEP_BEST) & set(SPECS)
+    if clash:
+        raise WorkflowError(f"experiment(s) {sorted(clash)} have the name a sweep gives its best point; rename them")
+    RUNS = EXPERIMENTS + (["tuned"] if SEARCH else []) + SWEEP_BEST
     CLAIMS_FILE = config.get("claims_file")
-    CLAIMS, CLAIMS_LEFT_OUT = (resolve_claims(CLAIMS_FILE, RUNS, later=("tuned",))
-                               if CLAIMS_FILE not in (None, "", "null", "none") else ([], []))
+    CLAIMS, CLAIMS_LEFT_OUT = (
+        resolve_claims(CLAIMS_FILE, RUNS, later=lambda exp: exp == "tuned" or exp.endswith("_best"))
+        if CLAIMS_FILE not in (None, "", "null", "none") else ([], []))
 except ConfigError as err:
     raise WorkflowError(f"invalid experiment file: {err}") from None
 
@@ -40,7 +49,8 @@ SEARCHES = [f"{strategy}-{seed}" for strategy in ("random", "tpe") for seed in S
 VERIFY = config.get("verify_experiment", EXPERIMENTS[-1])
 if VERIFY not in SPECS:
     raise WorkflowError(f"config: verify_experiment: {VERIFY!r} is not an experiment; expected one of {EXPERIMENTS}")
-SECTIONS = list(dict.fromkeys([spec["section"] for spec in SPECS.values()] + ([SEARCH["tuned"]["section"]] if SEARCH else [])))
+SECTIONS = list(dict.fromkeys([spec["section"] for spec in SPECS.values()] + ([SEARCH["tuned"]["section"]] if SEARCH else [])
+                               + (["sensitivity"] if SWEEPS else [])))
 # Training and search ask the scheduler for a GPU when config says `device: cuda`.
 GPUS = 1 if config["device"] == "cuda" else 0
 LIB = "src/lessonbench/"
@@ -52,8 +62,10 @@ CODE = {
     "search": [LIB + f for f in ("__init__.py", "cli.py", "data.py", "fileio.py", "search.py", "training.py",
                                  "stacked.py", "models.py", "registries.py", "config.py")],
     "search_summary": [LIB + f for f in ("cli.py", "fileio.py", "figures_search.py", "figures.py", "data.py")],
-    "tables": [LIB + f for f in ("cli.py", "fileio.py", "tables.py", "stats.py")],
+    "tables": [LIB + f for f in ("cli.py", "fileio.py", "tables.py", "stats.py", "sweeps.py")],
     "claims": [LIB + f for f in ("cli.py", "fileio.py", "claims.py", "stats.py", "config.py")],
+    "sweep": [LIB + f for f in ("__init__.py", "cli.py", "data.py", "fileio.py", "sweeps.py", "experiment.py",
+                                "training.py", "stacked.py", "models.py", "registries.py")],
     "claim_figures": [LIB + f for f in ("cli.py", "fileio.py", "figures_claims.py", "figures.py", "stats.py",
                                         "data.py")],
     "figures": [LIB + f for f in ("cli.py", "fileio.py", "figures.py", "data.py", "stats.py")],
@@ -85,6 +97,22 @@ def get_verification(wildcards):
     """The determinism record, once `snakemake verify` has written one, so the report can cite it."""
     path = f"results/verify/{VERIFY}.json"
     return [path] if Path(path).exists() else []
+
+
+SWEEP_BY_ID = {sweep["id"]: sweep for sweep in SWEEPS}
+
+
+def get_sweep(wildcards):
+    """One sweep's resolved settings in canonical JSON (its params: an edit reruns that sweep only)."""
+    return canonical_json(SWEEP_BY_ID[wildcards.sweep])
+
+
+def get_sweep_experiment_files(wildcards):
+    """The swept experiment's run files: the point at its own value is read back from them."""
+    exp = SWEEP_BY_ID[wildcards.sweep]["experiment"]
+    return {name: f"results/runs/{exp}/{name}.{ext}" for name, ext in
+            (("history", "parquet"), ("runs", "parquet"), ("test_probs", "parquet"), ("weights", "pt"),
+             ("timing", "json"))}
 
 
 def get_final_output():

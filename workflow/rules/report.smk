@@ -4,6 +4,7 @@ rule render_report:
         tables=rules.collect_tables.output,
         claims=rules.check_claims.output,
         claim_figures=CLAIM_FIGURES,
+        sensitivity=SENSITIVITY_FIGURE,
         **FIGURES,
         sections=SECTION_FIGURES,
         scaler="results/data/scaler.json",
@@ -40,6 +41,7 @@ rule render_report:
         " --confusion {input.confusion:q} --errors {input.errors:q}"
         " --showcase {input.showcase:q} --sections {params.sections:q}"
         " --section-figures {input.sections:q} --claims {params.claim_ids} --claim-figures {input.claim_figures:q}"
+        " --sensitivity-figure {input.sensitivity:q}"
         " --config-hash {params.config_hash}"
         " --threads {params.threads} --html {output.html:q} --pdf {output.pdf:q}"
         " --verification {input.verification:q} --search {params.search} --illustrations optimizer_paths={input.optimizer_paths:q}"

@@ -1,0 +1,159 @@
+"""Sensitivity sweeps: one experiment at every value of one hyperparameter, the best value chosen on validation.
+
+Each value's seeds train as one stack through training.train_stack with the experiment's spec and that
+one value changed, so a point gives the same bits as the experiment with that value trained alone (it
+*is* that experiment). The point at the experiment's own value is read back from the experiment's
+files (seed k is bit-identical whatever else trains beside it), not trained again. The best value is
+the one with the highest mean final validation accuracy (a diverged seed counts at chance); only that
+point is then scored on the test set, once, and written as the experiment `<sweep>_best`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lessonbench import fileio
+from lessonbench.data import load_part, read_scaler
+from lessonbench.experiment import write_experiment
+from lessonbench.fileio import log
+from lessonbench.training import history_frame, summarise_stack, train_stack
+
+CHANCE = 0.1  # validation accuracy of a diverged seed: non-finite outputs predict one class of ten
+
+
+def point_spec(spec: dict, key: str, value: float) -> dict:
+    """The spec with dotted setting `key` set to `value`."""
+    out = copy.deepcopy(spec)
+    block, _, name = key.partition(".")
+    out[block][name] = value
+    return out
+
+
+def best_id(sweep_id: str) -> str:
+    return f"{sweep_id}_best"
+
+
+def final_val(history: pd.DataFrame, seeds: list[int], split: str = "val") -> dict[int, float]:
+    """Each seed's accuracy on `split` after its last epoch; a seed that diverged (fewer epochs) counts at chance."""
+    rows = history[history["split"] == split]
+    last = rows["epoch"].max() if len(rows) else 0
+    out = {}
+    for seed in seeds:
+        mine = rows[(rows["seed"] == seed) & (rows["epoch"] == last)]
+        out[seed] = float(mine["accuracy"].iloc[0]) if len(mine) else CHANCE
+    return out
+
+
+def point_rows(sweep: dict, value: float, history: pd.DataFrame, seeds: list[int]) -> list[dict]:
+    val, train = final_val(history, seeds), final_val(history, seeds, "train")
+    return [{"sweep": sweep["id"], "experiment": sweep["experiment"], "key": sweep["key"], "scale": sweep["scale"],
+             "value": value,
+             "lesson_value": value == sweep["lesson_value"], "seed": seed, "final_val_accuracy": val[seed],
+             "final_train_accuracy": train[seed]} for seed in seeds]
+
+
+def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, threads: int, device: str = "cpu",
+              log=print) -> tuple[pd.DataFrame, dict, dict]:
+    """Train every value; return (points table, best point's run files, best.json)."""
+    torch.set_num_threads(threads)
+    seeds = list(range(sweep["seeds"]))
+    frame, scaler = pd.read_parquet(split_path), read_scaler(scaler_path)
+    data = {part: load_part(frame, scaler, part) for part in ("train", "val")}
+    points, best, started = [], None, time.perf_counter()
+    for value in sweep["values"]:
+        spec = point_spec(sweep["spec"], sweep["key"], value)
+        if value == sweep["lesson_value"]:  # the experiment itself: read back its first seeds
+            history = pd.read_parquet(experiment_files["history"])
+            history = history[history["seed"].isin(seeds)].drop(columns="experiment")
+            run = None
+            log(f"{sweep['id']}: {sweep['key']} = {value:g} is {sweep['experiment']!r} itself: read back")
+        else:
+            run = train_stack(spec, seeds, data, device, log=lambda message: None)
+            history = history_frame(run.history)
+            log(f"{sweep['id']}: {sweep['key']} = {value:g}: {len(seeds)} seeds in {run.seconds:.1f} s")
+        rows = point_rows(sweep, value, history, seeds)
+        mean = float(np.mean([r["final_val_accuracy"] for r in rows]))
+        log(f"  mean final validation accuracy {100 * mean:.2f}%")
+        points += rows
+        if best is None or mean > best["mean"]:  # ties go to the earlier value
+            best = {"value": value, "mean": mean, "run": run, "spec": spec}
+    data["test"] = load_part(frame, scaler, "test")
+    data["test_samples"] = frame.loc[frame["split"] == "test", "sample"].to_numpy()
+    result = best_files(sweep, best, data, experiment_files)
+    result["timing"]["sweep_seconds"] = round(time.perf_counter() - started, 3)  # every value, not deterministic
+    spec = {**best["spec"], "id": best_id(sweep["id"]), "section": "sensitivity", "twin": False,
+            "title": f"{sweep['experiment']} at its best {sweep['key']} ({best['value']:g})",
+            "description": f"The sweep {sweep['id']}'s best value of {sweep['key']}, chosen on validation data."}
+    chosen = {"sweep": sweep["id"], "value": best["value"], "val_accuracy_mean": best["mean"], "spec": spec}
+    return pd.DataFrame(points), result, chosen
+
+
+def best_files(sweep: dict, best: dict, data: dict, experiment_files: dict) -> dict:
+    """The best point's history, runs, test probabilities, weights and timing, as a training job writes them."""
+    exp_id, seeds = best_id(sweep["id"]), list(range(sweep["seeds"]))
+    if best["run"] is None:  # the experiment's own value won: its files, first seeds, renamed
+        pick = {name: pd.read_parquet(experiment_files[name]) for name in ("history", "runs", "test_probs")}
+        pick = {name: f[f["seed"].isin(seeds)].assign(experiment=exp_id).reset_index(drop=True)
+                for name, f in pick.items()}
+        weights = torch.load(experiment_files["weights"], weights_only=True)
+        return {**pick, "weights": {seed: weights[seed] for seed in seeds},
+                "timing": {**json.loads(Path(experiment_files["timing"]).read_text()), "experiment": exp_id,
+                           "seeds": len(seeds), "seconds": 0.0, "read_back": True}}
+    run = best["run"]
+    rows, probs = summarise_stack(run, data)  # the only test-set read of the sweep: the chosen point
+    history = history_frame(run.history).assign(experiment=exp_id)
+    return {"history": history[["experiment", "seed", "epoch", "split", "loss", "accuracy"]],
+            "runs": pd.DataFrame(rows).assign(experiment=exp_id).astype({"diverged_epoch": "Int64"}),
+            "test_probs": probs.assign(experiment=exp_id),
+            "weights": {seed: run.model.seed_state(k) for k, seed in enumerate(seeds)},
+            "timing": {"experiment": exp_id, "seeds": len(seeds), "seconds": round(run.seconds, 3),
+                       "device": str(next(run.model.parameters()).device), "host": platform.node(),
+                       "cpu": platform.processor() or platform.machine()}}
+
+
+def sweep_step(args) -> None:
+    sweep = json.loads(args.sweep)
+    experiment_files = dict(item.split("=", 1) for item in args.experiment_files)
+    points, result, chosen = run_sweep(sweep, args.split, args.scaler, experiment_files, args.threads, args.device,
+                                       log=log)
+    fileio.write_parquet(points, args.points)
+    fileio.write_json(chosen, args.best)
+    write_experiment(result, vars(args))
+    log(f"{sweep['id']}: best {sweep['key']} = {chosen['value']:g} "
+        f"(mean final validation accuracy {100 * chosen['val_accuracy_mean']:.2f}%)")
+
+
+def summarise_points(points: pd.DataFrame) -> pd.DataFrame:
+    """Per sweep and value: mean final validation accuracy with its 95% interval, lesson and best flags."""
+    from lessonbench.stats import mean_interval
+
+    rows = []
+    for (sweep, value), group in points.groupby(["sweep", "value"], sort=False):
+        low, high = mean_interval(group["final_val_accuracy"])
+        rows.append({"sweep": sweep, "experiment": group["experiment"].iloc[0], "key": group["key"].iloc[0],
+                     "scale": group["scale"].iloc[0],
+                     "value": value, "lesson_value": bool(group["lesson_value"].iloc[0]), "seeds": len(group),
+                     "val_accuracy_mean": group["final_val_accuracy"].mean(), "val_accuracy_ci_low": low,
+                     "val_accuracy_ci_high": high,
+                     "train_val_gap_mean": (group["final_train_accuracy"] - group["final_val_accuracy"]).mean()})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    best = table.groupby("sweep", sort=False)["val_accuracy_mean"].transform("max")
+    first_best = table[table["val_accuracy_mean"] == best].groupby("sweep", sort=False)["value"].transform("first")
+    table["best"] = False
+    table.loc[first_best.index, "best"] = table.loc[first_best.index, "value"] == first_best
+    table["within_1_point"] = table["val_accuracy_mean"] >= best - 0.01
+    # a best value at either end of the grid: the optimum may lie beyond it
+    low = table.groupby("sweep", sort=False)["value"].transform("min")
+    high = table.groupby("sweep", sort=False)["value"].transform("max")
+    table["at_edge"] = table["best"] & ((table["value"] == low) | (table["value"] == high))
+    return table
