@@ -82,9 +82,9 @@ def test_summary_marks_best_lesson_and_near_best():
 
 
 @pytest.mark.parametrize("change, field", [
-    (("values: [0.001, 0.003, 0.01, 0.03]", "values: []"), "sweeps.adam_lr.values"),  # empty
-    (("values: [0.001, 0.003, 0.01, 0.03]", "values: [0.001, 0.001]"), "sweeps.adam_lr.values"),  # duplicate
-    (("values: [0.001, 0.003, 0.01, 0.03]", "values: [0.001, -0.003]"), "sweeps.adam_lr.values.1"),  # lr <= 0
+    (("values: [0.003, 0.01, 0.03]", "values: []"), "sweeps.adam_lr.values"),  # empty
+    (("values: [0.003, 0.01, 0.03]", "values: [0.001, 0.001]"), "sweeps.adam_lr.values"),  # duplicate
+    (("values: [0.003, 0.01, 0.03]", "values: [0.001, -0.003]"), "sweeps.adam_lr.values.1"),  # lr <= 0
     (("experiment: adam\n    key: optimizer.lr", "experiment: adam\n    key: model.activation"),
      "sweeps.adam_lr.key"),  # structural: not sweepable
     (("experiment: adam\n    key: optimizer.lr", "experiment: adam\n    key: optimizer.momentum"),
