@@ -78,8 +78,9 @@ def mean_test(values, threshold: float = 0.0, level: float = LEVEL, resamples: i
         return out
     t = _t_statistics(values, resamples, seed)
     upper, lower = np.quantile(t, [1 - alpha / 2, alpha / 2])
-    # H0 mean == threshold: how often the bootstrap statistic is as far out as the observed one, two-sided
-    p = 2 * min(np.mean(t >= t_obs), np.mean(t <= t_obs))
+    # H0 mean == threshold: how often the bootstrap statistic is as far out as the observed one, two-sided,
+    # counting the observed sample itself, so a p-value is never 0: (count + 1) / (resamples + 1)
+    p = 2 * min((np.sum(t >= t_obs) + 1), (np.sum(t <= t_obs) + 1)) / (resamples + 1)
     out.update(low=float(mean - upper * se), high=float(mean - lower * se), p=float(min(1.0, p)))
     return out
 
