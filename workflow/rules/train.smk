@@ -44,9 +44,6 @@ if not SEED_CHUNK:
             runtime=60,
             gpu=GPUS,
         threads: 1
-        # Experiments first: the sweeps wait for them (and the tables for everything), the searches do not,
-        # so the searches fill the cores at the end instead of a late experiment and its sweep.
-        priority: 1
         shell:
             "python -m lessonbench train --experiment {wildcards.experiment} --spec {params.spec:q}"
             " --threads {params.threads} --device {params.device} --split {input.split:q} --scaler {input.scaler:q}"
