@@ -174,3 +174,15 @@ def test_claims_on_switched_off_steps_are_left_out(lesson):
     assert [c["id"] for c in left_out] == ["momentum_vs_sgd_at_best", "adam_vs_sgd_at_best",
                                            "search_at_least_as_good"]
     assert not {c["id"] for c in left_out} & {c["id"] for c in kept}
+
+
+def test_time_to_target_is_apart_and_censored_seeds_have_none(lesson):
+    from lessonbench.claims import time_to_target
+
+    runs, history = synthetic({"fast": 0.97, "never": 0.85}, epochs=5)
+    per_seed = pd.concat([seed_metrics(history, runs, e, 5, 0.9).assign(claim="c") for e in ("fast", "never")])
+    timings = pd.DataFrame({"experiment": ["fast", "never"], "seconds_per_seed_mean": [10.0, 20.0]})
+    out = time_to_target(per_seed, timings, {"fast": {"epochs": 5}, "never": {"epochs": 5}})
+    fast = out[out["experiment"] == "fast"]
+    assert (fast["seconds_to_target"] == fast["epochs_to_target"] * 2.0).all()
+    assert out[out["experiment"] == "never"]["seconds_to_target"].isna().all()

@@ -217,6 +217,23 @@ def check_claims(claims: list[dict], specs: dict, runs: pd.DataFrame, history: p
     return table, per_seed
 
 
+def time_to_target(per_seed: pd.DataFrame, timings: pd.DataFrame, specs: dict) -> pd.DataFrame:
+    """Wall-clock seconds to the target per claim, experiment and seed: not deterministic, kept apart.
+
+    The seeds of an experiment train together, so a seed's epoch costs the stack's time per seed over the
+    epochs run; a seed that never reached the target has no time (NaN).
+    """
+    columns = ["claim", "experiment", "seed", "epochs_to_target", "seconds_to_target"]
+    if per_seed.empty or timings.empty:
+        return pd.DataFrame(columns=columns)
+    per_epoch = {row.experiment: row.seconds_per_seed_mean / specs[row.experiment]["epochs"]
+                 for row in timings.itertuples() if row.experiment in specs}
+    out = per_seed[columns[:4]].copy()
+    seconds = out["epochs_to_target"] * out["experiment"].map(per_epoch)
+    out["seconds_to_target"] = seconds.where(np.isfinite(seconds))
+    return out
+
+
 def claims_step(args) -> None:
     tables = Path(args.tables)
     claims = json.loads(args.claims)
@@ -228,6 +245,8 @@ def claims_step(args) -> None:
     fileio.write_table(table, Path(args.outdir) / "claims")
     fileio.write_table(per_seed, Path(args.outdir) / "claim_seeds")
     fileio.write_table(left_out, Path(args.outdir) / "claims_left_out")
+    timings = pd.read_parquet(tables / "timings.parquet")
+    fileio.write_table(time_to_target(per_seed, timings, specs), Path(args.outdir) / "claim_timings")
     for r in table.itertuples():
         log(f"{r.claim_id} [{r.metric}]: {r.effect:+.2f} {r.unit} [{r.ci_low:+.2f}, {r.ci_high:+.2f}], "
             f"p_holm {r.p_holm:.3g}: {r.verdict}{' (confounded: ' + r.confounders + ')' if r.confounded else ''}")

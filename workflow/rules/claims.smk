@@ -8,7 +8,7 @@ rule check_claims:
         code=CODE["claims"],
         tables=rules.collect_tables.output,
     output:
-        expand("results/tables/{table}.{ext}", table=["claims", "claim_seeds", "claims_left_out"],
+        expand("results/tables/{table}.{ext}", table=["claims", "claim_seeds", "claims_left_out", "claim_timings"],
                ext=["parquet", "csv"]),
     params:
         claims=canonical_json(CLAIMS),
