@@ -101,7 +101,7 @@ def collect_step(args) -> None:
     out = Path(args.outdir)
     fileio.write_table(meta, out / "experiments")
     # the resolved training settings of every experiment with runs, for the claims' one-factor check
-    fileio.write_text(json.dumps({exp: spec for exp, spec in specs.items()}, indent=1, sort_keys=True) + "\n",
+    fileio.write_text(json.dumps(specs, indent=1, sort_keys=True) + "\n",
                       out / "specs.json")
     fileio.write_table(pd.concat([pd.read_parquet(p) for p in args.history], ignore_index=True), out / "history")
     fileio.write_table(runs, out / "runs")
