@@ -18,11 +18,12 @@ FILES = ("history.parquet", "runs.parquet", "test_probs.parquet", "weights.pt")
 def test_chunks_combine_to_the_unchunked_files(exp_id, lesson, split_frame, tmp_path):
     write_parquet(split_frame, tmp_path / "split.parquet")
     write_json(fit_scaler(split_frame, "train"), tmp_path / "scaler.json")
-    spec = canonical_json({**training_spec(lesson[1][exp_id]), "epochs": 2, "seeds": 5})
+    spec = tmp_path / "spec.json"
+    spec.write_text(canonical_json({**training_spec(lesson[1][exp_id]), "epochs": 2, "seeds": 5}))
 
     def train(out, seeds=None):
         out.mkdir()
-        argv = ["train", "--experiment", exp_id, "--spec", spec, "--split", str(tmp_path / "split.parquet"),
+        argv = ["train", "--experiment", exp_id, "--spec", str(spec), "--split", str(tmp_path / "split.parquet"),
                 "--scaler", str(tmp_path / "scaler.json")]
         argv += [f"--{name.split('.')[0].replace('_', '-')}={out / name}" for name in FILES]
         argv += [f"--timing={out / 'timing.json'}"] + (["--seeds", *map(str, seeds)] if seeds else [])
@@ -48,10 +49,11 @@ def test_chunks_combine_to_the_unchunked_files(exp_id, lesson, split_frame, tmp_
 def test_overlapping_chunks_are_refused(lesson, split_frame, tmp_path):
     write_parquet(split_frame, tmp_path / "split.parquet")
     write_json(fit_scaler(split_frame, "train"), tmp_path / "scaler.json")
-    spec = canonical_json({**training_spec(lesson[1]["adam"]), "epochs": 1, "seeds": 2})
+    spec = tmp_path / "spec.json"
+    spec.write_text(canonical_json({**training_spec(lesson[1]["adam"]), "epochs": 1, "seeds": 2}))
     for i in range(2):
         out = tmp_path / f"c{i}"
-        main(["train", "--experiment", "adam", "--spec", spec, "--split", str(tmp_path / "split.parquet"),
+        main(["train", "--experiment", "adam", "--spec", str(spec), "--split", str(tmp_path / "split.parquet"),
               "--scaler", str(tmp_path / "scaler.json"), "--seeds", "0", "1",
               *[f"--{n.split('.')[0].replace('_', '-')}={out / n}" for n in (*FILES, "timing.json")]])
     argv = ["combine-chunks"]

@@ -70,8 +70,11 @@ def test_two_workers_share_one_study(postgres, lesson, split_frame, tmp_path):
     write_parquet(train_val, tmp_path / "train_val.parquet")
     scaler = fit_scaler(split_frame, "train")
     write_json(scaler, tmp_path / "scaler.json")
-    common = ["--search-seed", "0", "--workers", "2", "--settings", canonical_json(settings),
-              "--base", canonical_json(base), "--storage", postgres, "--train-val", str(tmp_path / "train_val.parquet"),
+    (tmp_path / "settings.json").write_text(canonical_json(settings))
+    (tmp_path / "base.json").write_text(canonical_json(base))
+    common = ["--search-seed", "0", "--workers", "2", "--settings", str(tmp_path / "settings.json"),
+              "--base", str(tmp_path / "base.json"), "--storage", postgres,
+              "--train-val", str(tmp_path / "train_val.parquet"),
               "--scaler", str(tmp_path / "scaler.json")]
     workers = [subprocess.Popen([sys.executable, "-m", "lessonbench", "search-worker", "--worker", str(w), *common,
                                  "--output", str(tmp_path / f"worker-{w}.json")], stdout=subprocess.PIPE,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -30,7 +31,7 @@ from pypdf import PdfReader
 from .conftest import ROOT
 
 pytestmark = pytest.mark.workflow
-COPY = ["workflow", "src", "experiments", "config", "report_templates"]
+COPY = ["Snakefile", "environment.yml", "profiles", "workflow", "src", "experiments", "config", "report_templates"]
 DETERMINISTIC = [f"results/tables/{t}.{ext}" for t in ("experiments", "history", "runs", "test_probs",
                                                          "leaderboard", "comparisons", "claims", "claim_seeds")
                  for ext in ("parquet", "csv")]
@@ -161,7 +162,7 @@ def test_snakemakes_own_report(run_tree, first_run):
 
 def test_slurm_profile_dry_run(run_tree):
     """The SLURM profile plans every job with its resources, and a GPU where device: cuda, without a cluster."""
-    out = snakemake(run_tree, "--workflow-profile", "workflow/profiles/slurm", "-n", "--forceall",
+    out = snakemake(run_tree, "--workflow-profile", "profiles/slurm", "-n", "--forceall",
                     "--config", "device=cuda").stdout
     blocks = [b for b in re.split(r"\n(?=(?:local)?rule \w+:)", out) if b.startswith("rule train_experiment:")]
     assert len(blocks) == len(yaml.safe_load((run_tree / "experiments" / "tiny.yaml").read_text())["experiments"])
@@ -383,3 +384,178 @@ def test_pipeline_checks_its_own_determinism(run_tree):
     assert record["passed"] and record["files"] == dict.fromkeys(["history", "runs", "test_probs", "weights"], True)
     snakemake(run_tree)  # the report picks up the record
     assert "passed at" in (run_tree / "results/report/report.html").read_text()
+
+
+def test_report_in_a_real_browser(run_tree, first_run):
+    """report.html in headless Chromium (Debian's, driven by Selenium through Debian's chromedriver): every
+    image decodes, every table-of-contents link lands on an element; a screenshot is kept beside the report."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver:
+        pytest.skip("Debian's chromium and chromium-driver are not installed here (./setup.sh installs them)")
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1200,1600"):
+        options.add_argument(arg)
+    browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
+    try:
+        browser.get((run_tree / "results/report/report.html").as_uri())
+        images = browser.execute_script(
+            "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])")
+        assert len(images) >= 10 and all(done and w > 0 and h > 0 for _, done, w, h in images), \
+            [alt for alt, done, w, h in images if not (done and w > 0)]
+        links = browser.execute_script(
+            "return Array.from(document.querySelectorAll('nav.toc a')).map(a => [a.getAttribute('href'), "
+            "document.getElementById(a.getAttribute('href').slice(1)) !== null])")
+        assert len(links) >= 8 and all(found for _, found in links), [href for href, found in links if not found]
+        browser.execute_script("document.getElementById('changes').scrollIntoView()")
+        shot = run_tree / "results/report/browser_screenshot.png"
+        assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+        print(f"\nbrowser screenshot: {shot}")
+    finally:
+        browser.quit()
+
+
+def report_text(tree: Path) -> str:
+    """The HTML report's text, tags stripped and spaces collapsed."""
+    html = (tree / "results/report/report.html").read_text()
+    html = re.sub(r"<style>.*?</style>|data:image/png;base64,[A-Za-z0-9+/=]+", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#39;", "'")
+
+
+def test_changes_since_the_previous_report_and_a_revert_trains_nothing(run_tree, first_run):
+    original = edit_experiment(run_tree, "adam", optimizer={"name": "adam", "lr": 0.005})
+    try:
+        snakemake(run_tree)
+    finally:
+        restore(run_tree, original)
+    text = report_text(run_tree)
+    start = text.index("Changes since the previous report Compared")
+    changes = text[start:text.index(" Summary ", start)]
+    assert "adam optimizer.lr 0.01 → 0.005" in changes, changes
+    assert "1 changed, 0 added, 0 removed" in changes
+    proc = snakemake(run_tree)  # adam's lr back to 0.01: the stored results come back
+    for log in ("train_experiment/adam.log", "train_sweep/adam_lr.log"):
+        text = (run_tree / "results/logs" / log).read_text()
+        assert "reused the stored result" in text and "nothing trained" in text and "epoch 1/" not in text, text
+    assert (run_tree / "results/runs/adam/weights.pt").read_bytes() == first_run["results/runs/adam/weights.pt"]
+    assert "train_experiment" in proc.stderr  # the job ran, but copied instead of training
+    text = report_text(run_tree)
+    assert "adam optimizer.lr 0.005 → 0.01" in text
+    history = pd.read_csv(run_tree / "results/ledger/reports.csv")
+    assert history["build"].nunique() >= 3 and set(history["experiment"]) >= {"adam", "sgd_uniform", "tuned"}
+
+
+def test_killed_snakemake_recovers_with_one_writer(run_tree, first_run):
+    """SIGKILL to Snakemake leaves its training job running; the README's recovery (--unlock, run again) at
+    once starts a second job for the same files, which waits for the first and takes its stored result."""
+    original = edit_experiment(run_tree, "l2", epochs=400)
+    log = run_tree / "results/logs/train_experiment/l2.log"
+    log.unlink(missing_ok=True)
+    try:
+        with open(run_tree / "kill-snakemake.log", "w") as out:
+            proc = subprocess.Popen([SNAKEMAKE, "--cores", "2"], cwd=run_tree, env=ENV, stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            wait_for(lambda: log.exists() and "epoch" in log.read_text(), 120, "training progress")
+            (trainer,) = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                          if "l2" in " ".join(p.cmdline()) and "train" in p.cmdline()]
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        assert trainer.is_running()  # the orphan goes on writing l2's files
+        snakemake(run_tree, "--unlock")
+        snakemake(run_tree)
+        text = log.read_text()
+        assert not trainer.is_running()
+        assert "waiting: another job is still writing" in text and "reused the stored result" in text, text
+    finally:
+        restore(run_tree, original)
+    snakemake(run_tree)  # l2 back to 2 epochs: its first result comes back from the store
+    for name in DETERMINISTIC:
+        if name.startswith("results/tables/"):
+            assert (run_tree / name).read_bytes() == first_run[name], name
+
+
+def test_dry_run_names_the_settings_that_changed_in_short_lines(run_tree):
+    path = run_tree / "experiments" / "tiny.yaml"
+    original = path.read_text()
+    doc = yaml.safe_load(original)
+    doc["experiments"]["adam_small"] = {**doc["experiments"]["adam"], "title": "Adam, small step",
+                                        "optimizer": {"name": "adam", "lr": 0.001}}
+    doc["experiments"]["adam"]["optimizer"]["lr"] = 0.02
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        out = snakemake(run_tree, "-n").stdout
+    finally:
+        path.write_text(original)
+    reasons = [line.strip() for line in out.splitlines() if line.strip().startswith("reason:")]
+    assert "reason: Updated input files: results/settings/training/adam.json" in reasons
+    assert not any("Params have changed" in line for line in reasons), reasons
+    # Snakemake's own lists of files (input:, output:, "Input files updated by another job: ...") stay long;
+    # every other reason fits on a line, and no line prints settings (the whole experiment list, twice)
+    long = [line for line in reasons if len(line) > 300 and "updated by another job" not in line]
+    assert not long, long
+    assert not [line for line in out.splitlines() if '{"' in line]
+
+
+def test_cover_counts_added_experiments_and_titles_come_from_the_files(run_tree):
+    text = report_text(run_tree)
+    # tiny.yaml adds `diverges` (section `stress`, no title given): counted as added, titled from its name
+    assert "11 experiments from the lesson, 5 twins that make its claims one-factor comparisons, 1 added by you" in text
+    assert "Optimizers: SGD, Momentum, AdaGrad, Adam" in text and "Stress" in text
+
+
+def test_figures_print_at_their_drawn_size_with_legible_text(run_tree):
+    logs = "".join(p.read_text() for p in (run_tree / "results/logs").rglob("*.log"))
+    sizes = re.findall(r"(\S+\.png): ([\d.]+) x ([\d.]+) in, printed at (\d+)%; smallest text ([\d.]+) pt", logs)
+    assert len({name for name, *_ in sizes}) >= 12, sizes
+    assert all(float(pt) >= 7.0 for *_, pt in sizes), [s for s in sizes if float(s[4]) < 7.0]
+    assert all(int(scale) == 100 for *_, scale, _ in sizes), [s for s in sizes if s[3] != "100"]
+
+
+def readme_commands() -> set[str]:
+    """Every `snakemake ...` command the README shows, inline or in a code block, without the set-up prefix."""
+    text = (ROOT / "README.md").read_text()
+    found = {m.group(1) for m in re.finditer(r"`([^`\n]*snakemake [^`\n]*)`", text)}
+    found |= {line.strip() for block in re.findall(r"```bash\n(.*?)```", text, re.S)
+              for line in block.splitlines() if "snakemake" in line}
+    return {re.sub(r"^(\./setup\.sh && )?\. \.venv/bin/activate && ", "", cmd) for cmd in found}
+
+
+# Run as written on the finished tiny tree (there they plan nothing, or are cheap by nature) ...
+README_AS_WRITTEN = {"snakemake -n", "snakemake --unlock", "snakemake --cores 2", "snakemake --cores 4",
+                     "snakemake --cores 4 --keep-going", "snakemake --cores 2 verify",
+                     "snakemake --workflow-profile profiles/slurm -n", "snakemake --report report.zip"}
+# ... as a dry run (they would train, or submit to SLURM) ...
+README_DRY_RUN = {"snakemake --cores 2 --config search_file=null", "snakemake --workflow-profile profiles/slurm"}
+# ... or not here, with the reason.
+README_NOT_HERE = {
+    "snakemake --cores 4 --software-deployment-method conda": "conda's channels cannot be reached here",
+    "snakemake --report": "the command's name in a sentence; `snakemake --report report.zip` is run",
+    "snakemake --cores 4 --config 'experiment_files=[\"experiments/lesson.yaml\",\"experiments/mine.yaml\"]'":
+        "names the reader's own experiments/mine.yaml",
+}
+
+
+def test_readme_commands_work_as_written(run_tree):
+    commands = readme_commands()
+    unknown = commands - README_AS_WRITTEN - README_DRY_RUN - set(README_NOT_HERE)
+    assert not unknown, f"the README shows commands this test does not run: {unknown}"
+    for cmd in sorted(commands - set(README_NOT_HERE)):
+        args = shlex.split(cmd)[1:] + (["-n"] if cmd in README_DRY_RUN else [])
+        proc = subprocess.run([SNAKEMAKE, *args], cwd=run_tree, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=900, env=ENV)
+        assert proc.returncode == 0, f"{cmd}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        if cmd.startswith("snakemake --cores") and cmd not in README_DRY_RUN and "verify" not in cmd:
+            assert "Nothing to be done" in proc.stdout + proc.stderr, cmd  # a finished tree: nothing reruns
+
+
+def test_title_edit_plans_what_the_readme_says(run_tree):
+    """The README: a title edit reruns collect_tables and what reads the tables, and no training."""
+    original = edit_experiment(run_tree, "adam", title="Adam, renamed")
+    try:
+        assert planned(run_tree) == {"collect_tables": [""], "check_claims": [""], "draw_claims": [""],
+                                     "draw_figures": [""], "draw_sensitivity": [""], "render_report": [""]}
+    finally:
+        restore(run_tree, original)

@@ -236,12 +236,12 @@ def time_to_target(per_seed: pd.DataFrame, timings: pd.DataFrame, specs: dict) -
 
 def claims_step(args) -> None:
     tables = Path(args.tables)
-    claims = json.loads(args.claims)
+    claims = args.claims["claims"]
     specs = json.loads((tables / "specs.json").read_text())
     runs, history = (pd.read_parquet(tables / f"{name}.parquet") for name in ("runs", "history"))
     table, per_seed = check_claims(claims, specs, runs, history)
     left_out = pd.DataFrame([{"claim_id": c["id"], "claim": c["claim"], "reason": c["reason"]}
-                             for c in json.loads(args.left_out)], columns=["claim_id", "claim", "reason"])
+                             for c in args.claims["left_out"]], columns=["claim_id", "claim", "reason"])
     fileio.write_table(table, Path(args.outdir) / "claims")
     fileio.write_table(per_seed, Path(args.outdir) / "claim_seeds")
     fileio.write_table(left_out, Path(args.outdir) / "claims_left_out")

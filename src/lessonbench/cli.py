@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
+from pathlib import Path
 
 STEPS = {
     "prepare-data": "lessonbench.data:prepare_data_step",
@@ -33,12 +35,20 @@ STEPS = {
 }
 
 
+def settings(path: str):
+    """A settings file (JSON, written by the workflow under results/settings/) read into Python values."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise argparse.ArgumentTypeError(f"{path}: not a readable JSON settings file ({err})") from None
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lessonbench", description=__doc__)
     sub = p.add_subparsers(dest="step", required=True)
 
     s = sub.add_parser("prepare-data", help="split digits, fit the scaler")
-    s.add_argument("--data", required=True, help="data settings as JSON")
+    s.add_argument("--data", required=True, type=settings, help="data settings file")
     s.add_argument("--split", required=True)
     s.add_argument("--scaler", required=True)
     s.add_argument("--train-val", required=True, help="the split without its test rows, for the search")
@@ -46,11 +56,12 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train every seed of one experiment")
     s.add_argument("--experiment", required=True)
     spec = s.add_mutually_exclusive_group(required=True)
-    spec.add_argument("--spec", help="training spec as JSON")
+    spec.add_argument("--spec", type=settings, help="training spec file")
     spec.add_argument("--spec-file", help="a JSON file whose `spec` is the training spec (the search's choice)")
     s.add_argument("--threads", type=int, default=1, help="torch threads (fixed, for bit-identical results)")
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the stacked model trains")
     s.add_argument("--seeds", type=int, nargs="+", help="train these seeds only (a chunk); default all")
+    s.add_argument("--store", default="", help="folder of results kept by content (empty: none)")
     for name in ("split", "scaler", "history", "runs", "test-probs", "weights", "timing"):
         s.add_argument(f"--{name}", required=True)
 
@@ -61,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("verify", help="retrain one experiment in scratch space, compare its files byte for byte")
     s.add_argument("--experiment", required=True)
-    s.add_argument("--spec", required=True, help="training spec as JSON")
+    s.add_argument("--spec", required=True, type=settings, help="training spec file")
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     for name in ("split", "scaler", "history", "runs", "test-probs", "weights", "output"):
@@ -71,12 +82,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("record")
 
     s = sub.add_parser("optimizer-paths", help="paths of torch optimizers on f(x, y) = x^2/20 + y^2")
-    s.add_argument("--settings", required=True, help="optimizer_paths block as JSON")
+    s.add_argument("--settings", required=True, type=settings, help="optimizer_paths settings file")
     for name in ("table", "figure"):
         s.add_argument(f"--{name}", required=True)
 
     s = sub.add_parser("activations", help="activation histograms at initialisation")
-    s.add_argument("--settings", required=True, help="activations block as JSON")
+    s.add_argument("--settings", required=True, type=settings, help="activations settings file")
     for name in ("split", "scaler", "table", "deep-figure", "lesson-figure"):
         s.add_argument(f"--{name}", required=True)
 
@@ -87,14 +98,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--table", required=True)
 
     s = sub.add_parser("model-summaries", help="torchinfo layer tables")
-    s.add_argument("--models", required=True, help="{experiment: model block} as JSON")
+    s.add_argument("--models", required=True, type=settings, help="{experiment: model block} file")
     s.add_argument("--output", required=True)
 
     s = sub.add_parser("search", help="one hyperparameter search (a strategy and a search seed)")
     s.add_argument("--strategy", required=True, choices=("random", "tpe"))
     s.add_argument("--search-seed", type=int, required=True)
-    s.add_argument("--settings", required=True, help="the search block as JSON")
-    s.add_argument("--base", required=True, help="the base experiment's resolved spec as JSON")
+    s.add_argument("--settings", required=True, type=settings, help="the search settings file")
+    s.add_argument("--base", required=True, type=settings, help="the base experiment's resolved spec file")
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     s.add_argument("--storage", default="", help="Optuna storage URL; empty: SQLite at --database")
@@ -106,8 +117,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--search-seed", type=int, required=True)
     s.add_argument("--worker", type=int, required=True)
     s.add_argument("--workers", type=int, required=True)
-    s.add_argument("--settings", required=True, help="the search block as JSON")
-    s.add_argument("--base", required=True, help="the base experiment's resolved spec as JSON")
+    s.add_argument("--settings", required=True, type=settings, help="the search settings file")
+    s.add_argument("--base", required=True, type=settings, help="the base experiment's resolved spec file")
     s.add_argument("--storage", required=True, help="Optuna storage URL shared by the workers")
     s.add_argument("--code-version", default="")
     s.add_argument("--threads", type=int, default=1)
@@ -116,7 +127,7 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument(f"--{name}", required=True)
 
     s = sub.add_parser("summarise-search", help="tables and figures of every search")
-    s.add_argument("--settings", required=True, help="the search block as JSON")
+    s.add_argument("--settings", required=True, type=settings, help="the search settings file")
     s.add_argument("--trials", nargs="+", required=True)
     s.add_argument("--best", nargs="+", required=True)
     s.add_argument("--timing", nargs="+", required=True)
@@ -124,7 +135,7 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument(f"--{name}", required=True)
 
     s = sub.add_parser("collect", help="tidy tables from every experiment's runs")
-    s.add_argument("--specs", required=True, help="resolved experiments as a JSON list")
+    s.add_argument("--specs", nargs="+", required=True, type=settings, help="each experiment's spec file, in order")
     s.add_argument("--spec-files", nargs="*", default=[], help="JSON files whose `spec` is one more experiment")
     s.add_argument("--sweep-points", nargs="*", default=[], help="every sweep's points table")
     s.add_argument("--outdir", required=True)
@@ -132,13 +143,14 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument(f"--{name}", nargs="+", required=True)
 
     s = sub.add_parser("claims", help="the lesson's claims checked against the tables")
-    s.add_argument("--claims", required=True, help="resolved claims as a JSON list")
-    s.add_argument("--left-out", default="[]", help="claims left out (a step they need is off), as JSON")
+    s.add_argument("--claims", required=True, type=settings,
+                   help="settings file: the resolved claims and those left out (a step they need is off)")
     s.add_argument("--tables", required=True, help="the tables directory (runs, history, specs.json)")
     s.add_argument("--outdir", required=True)
 
     s = sub.add_parser("sweep", help="one sensitivity sweep: every value x seed, the best chosen on validation")
-    s.add_argument("--sweep", required=True, help="the resolved sweep as JSON")
+    s.add_argument("--sweep", required=True, type=settings, help="the resolved sweep's settings file")
+    s.add_argument("--store", default="", help="folder of results kept by content (empty: none)")
     s.add_argument("--experiment-files", nargs="+", required=True, metavar="NAME=PATH",
                    help="the swept experiment's files (history, runs, test_probs, weights, timing), read back")
     s.add_argument("--threads", type=int, default=1)
@@ -152,8 +164,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("claim-figures", help="each claim's pair of experiments drawn together")
     s.add_argument("--tables", required=True)
-    s.add_argument("--claims", nargs="*", default=[], help="claim ids, in the order of --figures")
-    s.add_argument("--figures", nargs="*", default=[])
+    s.add_argument("--figures", nargs="*", default=[], help="one PNG per claim, named after the claim's id")
 
     for step in ("figures", "report"):
         s = sub.add_parser(step)
@@ -165,8 +176,10 @@ def parser() -> argparse.ArgumentParser:
     for name in ("scaler", "config-hash", "html", "pdf"):
         sub.choices["report"].add_argument(f"--{name}", required=True)
     sub.choices["report"].add_argument("--threads", type=int, default=1)
-    sub.choices["report"].add_argument("--claims", nargs="*", default=[], help="claim ids, in --claim-figures order")
-    sub.choices["report"].add_argument("--claim-figures", nargs="*", default=[])
+    sub.choices["report"].add_argument("--section-titles", type=settings, default={},
+                                       help="settings file: {section: title} from the experiment files")
+    sub.choices["report"].add_argument("--ledger", default="", help="CSV of earlier builds, read and appended to")
+    sub.choices["report"].add_argument("--claim-figures", nargs="*", default=[], help="CLAIM_ID.png per claim")
     sub.choices["report"].add_argument("--sensitivity-figure", nargs="*", default=[], help="if there are sweeps")
     sub.choices["report"].add_argument("--verification", nargs="*", default=[], help="verification record, if any")
     sub.choices["report"].add_argument("--search", nargs="*", default=[], metavar="NAME=PATH",

@@ -128,7 +128,8 @@ def resolve_file(path, schema: dict | None = None) -> tuple[dict, dict]:
         raise ConfigError(path, "data.val_size", f"leaves {sizes['train']} training samples; expected at least 1")
     specs = {}
     for exp_id, entry in doc["experiments"].items():
-        body = {"section": "other", "title": exp_id, "description": "", **merge(doc.get("defaults", {}), entry)}
+        body = {"section": "other", "title": exp_id, "description": "", "origin": "added",
+                **merge(doc.get("defaults", {}), entry)}
         validate(body, path, schema, ref="resolved_experiment", prefix=f"experiments.{exp_id}")
         spec = {"id": exp_id, **body}
         if spec["batch_size"] > sizes["train"]:
@@ -138,6 +139,14 @@ def resolve_file(path, schema: dict | None = None) -> tuple[dict, dict]:
             )
         specs[exp_id] = spec
     return data, specs
+
+
+def resolve_sections(paths) -> dict[str, str]:
+    """Section titles from the experiment files' `sections` blocks ({name: title}); a later file may override."""
+    titles: dict[str, str] = {}
+    for path in paths:
+        titles.update(read_yaml(path).get("sections", {}))
+    return titles
 
 
 def resolve_experiments(paths) -> tuple[dict, dict]:

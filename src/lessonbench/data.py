@@ -61,7 +61,7 @@ def load_part(frame: pd.DataFrame, scaler: dict, part: str) -> tuple[torch.Tenso
 
 
 def prepare_data_step(args) -> None:
-    settings = json.loads(args.data)
+    settings = args.data
     frame = split_digits(settings)
     write_parquet(frame, args.split)
     write_parquet(frame[frame["split"] != "test"].reset_index(drop=True), args.train_val)  # all the search may read

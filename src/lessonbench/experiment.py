@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from lessonbench import fileio
+from lessonbench import fileio, store
 from lessonbench.data import load_part, read_scaler
 from lessonbench.fileio import log
 from lessonbench.training import history_frame, summarise_stack, train_stack
@@ -83,10 +83,18 @@ def combine_step(args) -> None:
 
 
 def train_step(args) -> None:
-    spec = json.loads(args.spec) if args.spec else json.loads(Path(args.spec_file).read_text())["spec"]
-    result = run_experiment(args.experiment, spec, args.split, args.scaler, args.threads,
-                            args.device, seeds=args.seeds, log=log)
-    write_experiment(result, vars(args))
-    board = result["runs"]
+    spec = args.spec if args.spec else json.loads(Path(args.spec_file).read_text())["spec"]
+    outputs = {name: getattr(args, name) for name in ("history", "runs", "test_probs", "weights", "timing")}
+
+    def run() -> None:
+        result = run_experiment(args.experiment, spec, args.split, args.scaler, args.threads,
+                                args.device, seeds=args.seeds, log=log)
+        write_experiment(result, outputs)
+
+    settings = {"experiment": args.experiment, "spec": spec, "seeds": args.seeds, "threads": args.threads,
+                "device": args.device}
+    store.reuse_or_run(args.store, "train", settings, {"split": args.split, "scaler": args.scaler}, outputs, run,
+                       log, f"experiment {args.experiment!r}")
+    board = pd.read_parquet(outputs["runs"])
     log(f"{args.experiment}: mean test accuracy {100 * board['final_test_accuracy'].mean():.2f}% "
         f"over {len(board)} seeds ({int(board['diverged_epoch'].notna().sum())} diverged)")

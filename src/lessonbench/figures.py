@@ -19,13 +19,32 @@ from lessonbench.fileio import log  # noqa: E402
 
 DPI = 150
 PALETTE = "tab10"
+# Figures are drawn at the size they print: the PDF's text width is 7.0 in (A4 less 16 mm margins), the
+# stylesheet shows a PNG at DPI pixels per inch, and fonts are in points, none under MIN_FONT on paper.
+WIDTH = 7.0
+MIN_FONT = 7.0
+matplotlib.rcParams.update({"font.size": 8, "axes.titlesize": 8.5, "axes.labelsize": 8, "xtick.labelsize": 7.5,
+                            "ytick.labelsize": 7.5, "legend.fontsize": 7.5, "figure.titlesize": 9,
+                            "legend.title_fontsize": 8})
+
+
+def smallest_text(fig) -> float:
+    """The smallest font size (pt) of any visible, non-empty text in the figure, as drawn."""
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes, default=MIN_FONT)
 
 
 def save(fig, path) -> None:
-    """PNG at print resolution, without a timestamp, written atomically."""
+    """PNG at print resolution, without a timestamp, written atomically; logs its printed size and smallest text."""
+    smallest = smallest_text(fig)
     with fileio.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=DPI, format="png", bbox_inches="tight", metadata={"Software": None})
+        fig.savefig(tmp, dpi=DPI, format="png", bbox_inches="tight", pad_inches=0.02, metadata={"Software": None})
+        header = Path(tmp).read_bytes()[16:24]  # PNG IHDR: width, height in pixels
     plt.close(fig)
+    width, height = (int.from_bytes(header[i:i + 4], "big") / DPI for i in (0, 4))
+    scale = min(1.0, WIDTH / width)  # wider than the text: the PDF scales it down, fonts with it
+    log(f"{Path(path).name}: {width:.2f} x {height:.2f} in, printed at {100 * scale:.0f}%; "
+        f"smallest text {smallest * scale:.1f} pt on paper")
 
 
 def colors(experiments) -> dict:
@@ -35,7 +54,7 @@ def colors(experiments) -> dict:
 def plot_leaderboard(board: pd.DataFrame):
     """Mean test accuracy per experiment with its 95% bootstrap interval, best at the top."""
     board = board.sort_values("test_accuracy_mean", na_position="first")  # all-diverged rows at the bottom
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(board) + 1.0))
+    fig, ax = plt.subplots(figsize=(0.8 * WIDTH, 0.2 * len(board) + 0.9))
     y = np.arange(len(board))
     mean = 100 * board["test_accuracy_mean"].to_numpy(dtype=float)
     err = 100 * np.vstack([board["test_accuracy_mean"] - board["test_accuracy_ci_low"],
@@ -46,7 +65,7 @@ def plot_leaderboard(board: pd.DataFrame):
     left = np.nanmin(low[~far], initial=100.0) - 1
     ax.errorbar(mean[~far], y[~far], xerr=err[:, ~far], fmt="o", color="black", ecolor="tab:blue", capsize=3)
     for yi, m in zip(y[far], mean[far]):
-        ax.annotate(f"◀ {m:.1f}", (left, yi), va="center", fontsize=8, color="tab:red")
+        ax.annotate(f"◀ {m:.1f}", (left, yi), va="center", color="tab:red")
     ax.set_xlim(left, 100)
     ax.set_ylim(-0.7, len(board) - 0.3)
     ax.set_yticks(y, [f"{e} (diverged)" if pd.isna(m) else e for e, m in zip(board["experiment"], mean)])
@@ -63,8 +82,11 @@ def mean_band(history: pd.DataFrame, split: str, column: str) -> pd.DataFrame:
 
 
 def plot_section(history: pd.DataFrame, experiments: list[str], palette: dict):
-    """Validation accuracy (mean, 95% band over seeds) in full and zoomed, and the train-val gap per epoch."""
-    fig, (ax_val, ax_zoom, ax_gap) = plt.subplots(1, 3, figsize=(14, 4))
+    """Validation accuracy (mean, 95% band over seeds) in full and zoomed, and the train-val gap per epoch.
+
+    Two panels a row, at the text width; the legend has the fourth cell to itself, off the data."""
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 4.6), layout="constrained")
+    (ax_val, ax_zoom), (ax_gap, ax_legend) = axes
     settled = []
     for exp in experiments:
         hist = history[history["experiment"] == exp]
@@ -76,18 +98,22 @@ def plot_section(history: pd.DataFrame, experiments: list[str], palette: dict):
             ax.fill_between(val.index, val["low"], val["high"], color=palette[exp], alpha=0.2, linewidth=0)
         settled.append(val["mean"].iloc[len(val) // 2:].min())
         wide = hist.pivot_table(index=["seed", "epoch"], columns="split", values="accuracy")
-        gap = ((wide["train"] - wide["val"]) * 100).groupby("epoch").mean()
-        ax_gap.plot(gap.index, gap.values, color=palette[exp], label=exp, linewidth=1.2)
+        gap = ((wide["train"] - wide["val"]) * 100).unstack("epoch")  # seeds x epochs
+        low, high = stats.band(gap.to_numpy())
+        ax_gap.plot(gap.columns, gap.mean(axis=0), color=palette[exp], label=exp, linewidth=1.2)
+        ax_gap.fill_between(gap.columns, low, high, color=palette[exp], alpha=0.2, linewidth=0)
     ax_val.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
     ax_val.set_ylim(max(0, ax_val.get_ylim()[0]), 100)
-    ax_zoom.set(xlabel="epoch", title="Validation accuracy, zoomed")
+    ax_zoom.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy, zoomed")
     ax_zoom.set_ylim(max(0, min(settled, default=0) - 2), 100)
-    ax_gap.set(xlabel="epoch", ylabel="train - validation accuracy (points)", title="Train-validation gap (mean)")
+    ax_gap.set(xlabel="epoch", ylabel="train − validation (points)", title="Train-validation gap")
     ax_gap.axhline(0, color="grey", linewidth=0.8)
     for ax in (ax_val, ax_zoom, ax_gap):
         ax.grid(alpha=0.3)
-    ax_val.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    handles, labels = ax_val.get_legend_handles_labels()
+    ax_legend.axis("off")
+    ax_legend.legend(handles, labels, loc="center", frameon=False, title="mean over seeds, 95% band",
+                     ncols=2 if len(labels) > 6 else 1)
     return fig
 
 
@@ -95,44 +121,44 @@ def plot_small_multiples(history: pd.DataFrame, experiments: list[str]):
     """One panel per experiment: train and validation accuracy, mean with 95% band over seeds."""
     cols = 4
     rows = -(-len(experiments) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 1.45 * rows + 0.5), sharey=True, squeeze=False,
+                             layout="constrained")
     for ax, exp in zip(axes.flat, experiments):
         hist = history[history["experiment"] == exp]
         for split, color in (("train", "tab:orange"), ("val", "tab:blue")):
             band = mean_band(hist, split, "accuracy") * 100
             ax.plot(band.index, band["mean"], color=color, label=split, linewidth=1.2)
             ax.fill_between(band.index, band["low"], band["high"], color=color, alpha=0.2, linewidth=0)
-        ax.set_title(exp, fontsize=10)
+        ax.set_title(exp)
         if hist.empty:
             ax.text(0.5, 0.5, "every seed diverged", ha="center", va="center", transform=ax.transAxes)
         ax.set_ylim(50, 101)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(experiments):]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=8, loc="lower right")
-    fig.supxlabel("epoch")
-    fig.supylabel("accuracy (%)")
-    fig.tight_layout()
+    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside upper center", ncols=2, frameon=False)
+    fig.supxlabel("epoch", fontsize=8)
+    fig.supylabel("accuracy (%)", fontsize=8)
     return fig
 
 
 def plot_confusion(probs: pd.DataFrame, title: str):
     """Confusion matrix of the test predictions in probs (sklearn), as an annotated heatmap."""
     matrix = confusion_matrix(probs["label"], probs["pred"], labels=range(10))
-    fig, ax = plt.subplots(figsize=(5.5, 4.6))
+    fig, ax = plt.subplots(figsize=(4.2, 3.6))
     sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax, square=True)
     ax.set(xlabel="predicted", ylabel="true", title=title)
     return fig
 
 
-def plot_error_gallery(errors: pd.DataFrame, cols: int = 6):
+def plot_error_gallery(errors: pd.DataFrame, cols: int = 8):
     """Each misclassified test digit as its 8x8 image with true label, prediction and its probability."""
     n = max(1, len(errors))
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 1.05 * rows), squeeze=False)
     for ax, (_, err) in zip(axes.flat, errors.iterrows()):
         ax.imshow(err[PIXELS].to_numpy(dtype=float).reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
-        ax.set_title(f"true {err['label']}, pred {err['pred']}\np={err['pred_prob']:.2f}", fontsize=8)
+        ax.set_title(f"true {err['label']}, pred {err['pred']}\np={err['pred_prob']:.2f}", fontsize=7)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from lessonbench.figures import colors, mean_band, plt, save
+from lessonbench.figures import WIDTH, colors, mean_band, plt, save
 from lessonbench.fileio import log
 
-WIDTH = 6.7  # inches: the PDF's text width (A4 less margins), so fonts print at their size in points
 FONT = 8
 
 
@@ -63,7 +62,8 @@ def claim_figures_step(args) -> None:
     history = pd.read_parquet(tables / "history.parquet")
     meta = pd.read_parquet(tables / "experiments.parquet")
     palette = colors(list(meta["experiment"]))
-    for claim_id, path in zip(args.claims, args.figures):
+    for path in args.figures:  # results/figures/claims/CLAIM_ID.png
+        claim_id = Path(path).stem
         save(plot_claim(claims[claims["claim_id"] == claim_id], history, palette), path)
     log(f"{len(args.figures)} claim figures written")
 

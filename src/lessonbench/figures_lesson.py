@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,7 +11,7 @@ import pandas as pd  # noqa: E402
 
 from lessonbench import fileio, illustrations  # noqa: E402
 from lessonbench.data import load_part, read_scaler  # noqa: E402
-from lessonbench.figures import save  # noqa: E402
+from lessonbench.figures import WIDTH, save  # noqa: E402
 from lessonbench.fileio import log  # noqa: E402
 
 
@@ -22,7 +20,7 @@ def plot_optimizer_paths(paths: pd.DataFrame):
     labels = list(dict.fromkeys(paths["optimizer"]))
     cols = min(2, len(labels))
     rows = -(-len(labels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 1.9 * rows), squeeze=False, layout="constrained")
     gx, gy = np.meshgrid(np.linspace(-10, 10, 201), np.linspace(-5, 5, 101))
     for ax, label in zip(axes.flat, labels):
         path = paths[paths["optimizer"] == label]
@@ -30,12 +28,10 @@ def plot_optimizer_paths(paths: pd.DataFrame):
         ax.plot(path["x"], path["y"], "o-", color="tab:red", markersize=3, linewidth=1)
         ax.plot(0, 0, "+", color="black", markersize=10)
         end = path.iloc[-1]
-        ax.set_title(f"{label}: distance to minimum {np.hypot(end['x'], end['y']):.3f} after {int(end['step'])} steps",
-                     fontsize=9)
+        ax.set_title(f"{label}: {np.hypot(end['x'], end['y']):.3f} from the minimum after {int(end['step'])} steps")
         ax.set(xlim=(-10, 10), ylim=(-5, 5), xlabel="x", ylabel="y")
     for ax in list(axes.flat)[len(labels):]:
         ax.axis("off")
-    fig.tight_layout()
     return fig
 
 
@@ -45,7 +41,8 @@ def plot_activation_histograms(layers: dict[str, list], titles: dict[str, str], 
     cases = list(layers)
     n_layers = max(len(v) for v in layers.values())
     shape = (n_layers, len(cases)) if by_layer_rows else (len(cases), n_layers)
-    fig, axes = plt.subplots(*shape, figsize=(2.2 * shape[1], 1.9 * shape[0]), squeeze=False)
+    fig, axes = plt.subplots(*shape, figsize=(WIDTH, min(1.25 * shape[0] + 0.2, 8.5)), squeeze=False,
+                             layout="constrained")
     for r, case in enumerate(cases):
         for c, acts in enumerate(layers[case]):
             ax = axes[c, r] if by_layer_rows else axes[r, c]
@@ -55,16 +52,15 @@ def plot_activation_histograms(layers: dict[str, list], titles: dict[str, str], 
             row = stats[(stats["case"] == case) & (stats["layer"] == c + 1)].iloc[0]
             label = f"{titles[case]}, layer {c + 1}\n" if by_layer_rows else f"layer {c + 1}: "
             ax.set_title(f"{label}sd {row['std']:.3f}, sat. {100 * row['saturated_share']:.0f}%", fontsize=7)
-            ax.tick_params(labelsize=6)
+            ax.tick_params(labelsize=7)
             ax.set_yticks([])
         if not by_layer_rows:
-            axes[r, 0].set_ylabel(titles[case], fontsize=8)
-    fig.tight_layout()
+            axes[r, 0].set_ylabel(titles[case], fontsize=7)
     return fig
 
 
 def optimizer_paths_step(args) -> None:
-    settings = json.loads(args.settings)
+    settings = args.settings
     paths = illustrations.optimizer_paths(settings)
     fileio.write_table(paths, args.table)
     save(plot_optimizer_paths(paths), args.figure)
@@ -74,7 +70,7 @@ def optimizer_paths_step(args) -> None:
 
 
 def activations_step(args) -> None:
-    settings = json.loads(args.settings)
+    settings = args.settings
     frame = pd.read_parquet(args.split)
     x_train, _ = load_part(frame, read_scaler(args.scaler), "train")
     stats = []
@@ -103,6 +99,6 @@ def symmetry_step(args) -> None:
 
 
 def summaries_step(args) -> None:
-    models = json.loads(args.models)
+    models = args.models
     fileio.write_json({exp: illustrations.model_summary(spec) for exp, spec in models.items()}, args.output)
     log(f"model summaries of {len(models)} experiments written")

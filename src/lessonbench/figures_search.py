@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from lessonbench import fileio  # noqa: E402
-from lessonbench.figures import save  # noqa: E402
+from lessonbench.figures import WIDTH, save  # noqa: E402
 from lessonbench.fileio import log  # noqa: E402
 
 STRATEGY_LABELS = {"random": "narrowing random search (the lesson's)", "tpe": "Optuna TPE, whole space"}
@@ -75,7 +75,8 @@ def plot_values(trials: pd.DataFrame, settings: dict, best: dict, path) -> None:
     names = list(settings["space"])
     cols = min(3, len(names))
     rows = int(np.ceil(len(names) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 2.1 * rows + 0.4), squeeze=False, sharey=True,
+                             layout="constrained")
     cmap = plt.get_cmap("viridis", settings["rounds"])
     floor = max(0.0, 100 * main["val_accuracy"].quantile(0.1) - 5)
     for ax, name in zip(axes.flat, names):
@@ -106,17 +107,17 @@ def plot_values(trials: pd.DataFrame, settings: dict, best: dict, path) -> None:
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     axes.flat[0].set_ylim(bottom=floor)
-    axes.flat[0].legend(loc="lower left", fontsize=8)
+    axes.flat[0].legend(loc="lower left")
     bar = fig.colorbar(points, ax=axes, shrink=0.8, ticks=range(1, settings["rounds"] + 1))
     bar.set_label("round")
     fig.suptitle(f"The lesson's search: {len(main)} trials of {settings['epochs']} epochs "
-                 f"(accuracies below {floor:.0f}% drawn at {floor:.0f}%)", fontsize=10)
+                 f"(accuracies below {floor:.0f}% drawn at {floor:.0f}%)")
     save(fig, path)
 
 
 def plot_samplers(trials: pd.DataFrame, path) -> None:
     """Best validation accuracy so far against trials, for each search; mean per strategy drawn thick."""
-    fig, ax = plt.subplots(figsize=(7.0, 3.0))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.0))
     for strategy, group in trials.groupby("strategy", sort=True):
         curves = []
         for _, search in group.groupby("search_seed", sort=True):
@@ -131,12 +132,12 @@ def plot_samplers(trials: pd.DataFrame, path) -> None:
     ax.set_xlabel("trials")
     ax.set_ylabel("best validation accuracy so far (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(loc="lower right")
     save(fig, path)
 
 
 def summarise_search_step(args) -> None:
-    settings = json.loads(args.settings)
+    settings = args.settings
     trials = pd.concat([pd.read_parquet(p) for p in args.trials], ignore_index=True)
     bests = [json.loads(Path(p).read_text()) for p in args.best]
     first = settings["search_seeds"][0]

@@ -10,17 +10,10 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from lessonbench import fileio, provenance, stats
+from lessonbench import fileio, ledger, provenance, stats
 from lessonbench.fileio import log
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "report_templates"
-SECTION_TITLES = {
-    "optimizers": "Optimizers: SGD, Momentum, AdaGrad, Adam",
-    "init": "Weight initialisation: Xavier and He",
-    "regularisation": "Regularisation: BatchNorm, L2, Dropout",
-    "tuned": "The tuned model",
-    "sensitivity": "Sensitivity: each at its best value",
-}
 
 
 MISSING = "–"
@@ -61,13 +54,13 @@ def data_uri(path) -> str:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=pct, points=points, num=num, paired_diff=paired_diff, data_uri=data_uri, pvalue=pvalue,
-                       section_title=section_title)
+    env.filters.update(pct=pct, points=points, num=num, paired_diff=paired_diff, data_uri=data_uri, pvalue=pvalue)
     return env
 
 
-def section_title(section: str) -> str:
-    return SECTION_TITLES.get(section, section.replace("_", " ").capitalize())
+def section_title(section: str, titles: dict) -> str:
+    """The title the experiment files give a section (`sections:`), else its name as words."""
+    return titles.get(section) or section.replace("_", " ").capitalize()
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
@@ -194,7 +187,8 @@ def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, inf
                         on="experiment", how="left")
     meta = tables["experiments"].merge(tables["leaderboard"][["experiment", "n_params"]], on="experiment")
     claims = claims_context(tables["claims"], tables["claims_left_out"], figures["claims"])
-    sections = [{"name": s, "experiments": records(meta[meta["section"] == s]), "figure": figures["sections"][s],
+    sections = [{"name": s, "title": section_title(s, info.get("section_titles", {})),
+                 "experiments": records(meta[meta["section"] == s]), "figure": figures["sections"][s],
                  "claims": [g for g in claims["groups"] if g["section"] == s] if claims else []}
                 for s in meta["section"].unique()]
     ranked = board.dropna(subset=["test_accuracy_mean"]).sort_values("test_accuracy_mean", ascending=False)
@@ -206,7 +200,8 @@ def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, inf
         "experiments": records(meta), "info": info, "n_seeds": int(board["n_seeds"].max()),
         "claims": claims, "claims_rule": claims_rule(), "interval_method": stats.METHOD,
         "sensitivity": sensitivity_context(tables["sweep_summary"], tables["leaderboard"], figures.get("sensitivity")),
-        "n_twins": int(meta["twin"].sum()) if "twin" in meta else 0,
+        "origins": {origin: int((meta["origin"] == origin).sum())
+                    for origin in ("lesson", "twin", "added", "search", "sweep")},
     }
 
 
@@ -321,9 +316,10 @@ def report_step(args) -> None:
     figs = {"leaderboard": args.leaderboard, "small_multiples": args.small_multiples,
             "confusion": args.confusion, "errors": args.errors,
             "sections": dict(zip(args.sections, args.section_figures)),
-            "claims": dict(zip(args.claims, args.claim_figures)),
+            "claims": {Path(path).stem: path for path in args.claim_figures},  # CLAIM_ID.png
             "sensitivity": args.sensitivity_figure[0] if args.sensitivity_figure else None}
     info = run_info(args.config_hash, args.threads)
+    info["section_titles"] = args.section_titles
     info["verification"] = json.loads(Path(args.verification[0]).read_text()) if args.verification else None
     context = build_context(tables, figs, json.loads(Path(args.scaler).read_text()),
                             json.loads(Path(args.showcase).read_text()), info)
@@ -331,7 +327,20 @@ def report_step(args) -> None:
                                        tables["leaderboard"], info["reproducible"])
     context["lesson"] = illustrations_context(dict(item.split("=", 1) for item in args.illustrations),
                                               tables["leaderboard"], list(tables["experiments"]["experiment"]))
+    history, now = None, None
+    context["changes"] = None
+    if args.ledger:  # what changed since the previous report, from the ledger of earlier builds
+        history = ledger.read(args.ledger)
+        build = int(history["build"].max()) + 1 if not history.empty else 1
+        specs = json.loads((tables_dir / "specs.json").read_text())
+        order = [exp for exp in tables["experiments"]["experiment"] if exp in specs]
+        now = ledger.entries({exp: specs[exp] for exp in order}, pd.read_parquet(tables_dir / "runs.parquet"),
+                             tables["leaderboard"], build, info["date_iso"])
+        context["changes"] = {**ledger.changes(ledger.previous(history), now), "ledger": args.ledger}
     html = render_html(context)
     fileio.write_text(html, args.html)
     render_pdf(html, args.pdf)
+    if args.ledger:  # only after the report is written: a failed build records nothing
+        ledger.append(args.ledger, history, now)
+        log(f"ledger: build {int(now['build'].iloc[0])} recorded in {args.ledger}")
     log(f"report written: {args.html}, {args.pdf}")

@@ -37,6 +37,7 @@ from lessonbench.data import load_part, read_scaler
 from lessonbench.fileio import log
 from lessonbench.registries import build_optimizer
 from lessonbench.stacked import StackedMLP
+from lessonbench.store import exclusive
 from lessonbench.training import evaluate, generators, resolve_device, train_epoch
 
 # Hyperparameters a trial may vary, as dotted paths into an experiment spec. The first three may
@@ -362,13 +363,13 @@ def tuned_spec(base: dict, choice: dict, tuned: dict) -> dict:
     spec = copy.deepcopy(base)
     for path, value in choice["values"].items():
         set_path(spec, path, value)
-    spec.update(id="tuned", section=tuned["section"], title=tuned["title"],
+    spec.update(id="tuned", section=tuned["section"], title=tuned["title"], origin="search",
                 description=tuned["description"].strip())
     return spec
 
 
 def worker_step(args) -> None:
-    settings, base = json.loads(args.settings), json.loads(args.base)
+    settings, base = args.settings, args.base
     torch.set_num_threads(args.threads)
     data = search_data(pd.read_parquet(args.train_val), read_scaler(args.scaler))
     log(f"search worker {args.worker} of {args.workers} on {args.storage.split('@')[-1]}")
@@ -379,7 +380,12 @@ def worker_step(args) -> None:
 
 
 def search_step(args) -> None:
-    settings, base = json.loads(args.settings), json.loads(args.base)
+    with exclusive({"trials": args.trials}, log):  # one writer: a second job for this search waits for the first
+        run_search_step(args)
+
+
+def run_search_step(args) -> None:
+    settings, base = args.settings, args.base
     torch.set_num_threads(args.threads)
     frame = pd.read_parquet(args.train_val)
     data = search_data(frame, read_scaler(args.scaler))

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lessonbench import fileio
+from lessonbench import fileio, store
 from lessonbench.data import load_part, read_scaler
 from lessonbench.experiment import write_experiment
 from lessonbench.fileio import log
@@ -89,7 +89,7 @@ def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, thre
     data["test_samples"] = frame.loc[frame["split"] == "test", "sample"].to_numpy()
     result = best_files(sweep, best, data, experiment_files)
     result["timing"]["sweep_seconds"] = round(time.perf_counter() - started, 3)  # every value, not deterministic
-    spec = {**best["spec"], "id": best_id(sweep["id"]), "section": "sensitivity", "twin": False,
+    spec = {**best["spec"], "id": best_id(sweep["id"]), "section": "sensitivity", "origin": "sweep",
             "title": f"{sweep['experiment']} at its best {sweep['key']} ({best['value']:g})",
             "description": f"The sweep {sweep['id']}'s best value of {sweep['key']}, chosen on validation data."}
     chosen = {"sweep": sweep["id"], "value": best["value"], "val_accuracy_mean": best["mean"], "spec": spec}
@@ -120,13 +120,23 @@ def best_files(sweep: dict, best: dict, data: dict, experiment_files: dict) -> d
 
 
 def sweep_step(args) -> None:
-    sweep = json.loads(args.sweep)
+    sweep = args.sweep
     experiment_files = dict(item.split("=", 1) for item in args.experiment_files)
-    points, result, chosen = run_sweep(sweep, args.split, args.scaler, experiment_files, args.threads, args.device,
-                                       log=log)
-    fileio.write_parquet(points, args.points)
-    fileio.write_json(chosen, args.best)
-    write_experiment(result, vars(args))
+    outputs = {name: getattr(args, name) for name in ("points", "best", "history", "runs", "test_probs", "weights",
+                                                      "timing")}
+
+    def run() -> None:
+        points, result, chosen = run_sweep(sweep, args.split, args.scaler, experiment_files, args.threads,
+                                           args.device, log=log)
+        fileio.write_parquet(points, args.points)
+        fileio.write_json(chosen, args.best)
+        write_experiment(result, outputs)
+
+    inputs = {"split": args.split, "scaler": args.scaler,
+              **{f"experiment_{name}": path for name, path in experiment_files.items() if name != "timing"}}
+    store.reuse_or_run(args.store, "sweep", {"sweep": sweep, "threads": args.threads, "device": args.device},
+                       inputs, outputs, run, log, f"sweep {sweep['id']!r}")
+    chosen = json.loads(Path(args.best).read_text())
     log(f"{sweep['id']}: best {sweep['key']} = {chosen['value']:g} "
         f"(mean final validation accuracy {100 * chosen['val_accuracy_mean']:.2f}%)")
 

@@ -59,7 +59,7 @@ def experiment_meta(specs: dict) -> pd.DataFrame:
         {"experiment": exp, "section": s["section"], "title": s["title"], "description": s["description"],
          "seeds": s["seeds"], "epochs": s["epochs"], "batch_size": s["batch_size"],
          "activation": s["model"]["activation"], "hidden": "-".join(map(str, s["model"]["hidden"])),
-         "batchnorm": s["model"]["batchnorm"], "twin": bool(s.get("twin", False)), "dropout": s["model"]["dropout"],
+         "batchnorm": s["model"]["batchnorm"], "origin": s.get("origin", "added"), "dropout": s["model"]["dropout"],
          "init": s["model"]["init"]["name"], "optimizer": describe_block(s["optimizer"])}
         for exp, s in specs.items()
     ])
@@ -91,7 +91,7 @@ def paired_differences(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
 
 
 def collect_step(args) -> None:
-    specs = {spec["id"]: spec for spec in json.loads(args.specs)}  # a list: keeps the config's order
+    specs = {spec["id"]: spec for spec in args.specs}  # one file per experiment, in the config's order
     spec_files = [path for path in args.spec_files if path]
     for path in spec_files:  # the search's `tuned` experiment, known only once the search has run
         extra = json.loads(Path(path).read_text())["spec"]

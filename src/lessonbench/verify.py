@@ -25,7 +25,7 @@ def verify_step(args) -> None:
     scratch_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch_root, prefix=".scratch-") as scratch:
         fresh = {name: str(Path(scratch) / Path(path).name) for name, path in stored.items()}
-        result = run_experiment(args.experiment, json.loads(args.spec), args.split, args.scaler, args.threads,
+        result = run_experiment(args.experiment, args.spec, args.split, args.scaler, args.threads,
                                 args.device, log=log)
         write_experiment(result, {**fresh, "timing": str(Path(scratch) / "timing.json")})
         same = compare_files(stored, fresh)

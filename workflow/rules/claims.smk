@@ -6,22 +6,23 @@ CLAIM_FIGURES = [f"results/figures/claims/{claim['id']}.png" for claim in CLAIMS
 rule check_claims:
     input:
         code=CODE["claims"],
+        claims=CLAIMS_SETTINGS,
         tables=rules.collect_tables.output,
     output:
         expand("results/tables/{table}.{ext}", table=["claims", "claim_seeds", "claims_left_out", "claim_timings"],
                ext=["parquet", "csv"]),
     params:
-        claims=canonical_json(CLAIMS),
-        left_out=canonical_json(CLAIMS_LEFT_OUT),
-        tables="results/tables",
+        tables=get_tables_dir,
     log:
         "results/logs/check_claims.log",
     resources:
         mem_mb=1000,
         runtime=10,
     threads: 1
+    conda:
+        CONDA_ENV
     shell:
-        "python -m lessonbench claims --claims {params.claims:q} --left-out {params.left_out:q}"
+        "python -m lessonbench claims --claims {input.claims:q}"
         " --tables {params.tables:q} --outdir {params.tables:q} > {log:q} 2>&1"
 
 
@@ -33,13 +34,15 @@ rule draw_claims:
     output:
         CLAIM_FIGURES,
     params:
-        ids=[claim["id"] for claim in CLAIMS],
+        tables=get_tables_dir,
     log:
         "results/logs/draw_claims.log",
     resources:
         mem_mb=1000,
         runtime=10,
     threads: 1
+    conda:
+        CONDA_ENV
     shell:
-        "python -m lessonbench claim-figures --tables results/tables --claims {params.ids}"
+        "python -m lessonbench claim-figures --tables {params.tables:q}"
         " --figures {output:q} > {log:q} 2>&1"

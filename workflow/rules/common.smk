@@ -3,11 +3,17 @@
 import sys
 from pathlib import Path
 
-SRC = str(Path(workflow.basedir).parent / "src")  # workflow/Snakefile -> the checkout's src/
+SRC = str(Path(workflow.basedir) / "src")  # the top-level Snakefile -> the checkout's src/
 sys.path.insert(0, SRC)
 # Jobs run this Python (the one running Snakemake, e.g. .venv's, even if not activated)
 # and import the library from this checkout, whatever else is installed.
-shell.prefix(f"export PATH={Path(sys.executable).parent}:$PATH PYTHONPATH={SRC}:$PYTHONPATH; ")
+# With `--software-deployment-method conda`, jobs run the rule's conda environment's Python instead.
+from snakemake.settings.types import DeploymentMethod
+
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    shell.prefix(f"export PYTHONPATH={SRC}:$PYTHONPATH; ")
+else:
+    shell.prefix(f"export PATH={Path(sys.executable).parent}:$PATH PYTHONPATH={SRC}:$PYTHONPATH; ")
 from lessonbench.config import (
     ConfigError,
     canonical_json,
@@ -16,6 +22,7 @@ from lessonbench.config import (
     resolve_claims,
     resolve_illustrations,
     resolve_search,
+    resolve_sections,
     resolve_sweeps,
     training_spec,
 )
@@ -53,26 +60,31 @@ SECTIONS = list(dict.fromkeys([spec["section"] for spec in SPECS.values()] + ([S
                                + (["sensitivity"] if SWEEPS else [])))
 # Training and search ask the scheduler for a GPU when config says `device: cuda`.
 GPUS = 1 if config["device"] == "cuda" else 0
+# Every rule's software: the project's own environment (`--software-deployment-method conda`); in step with
+# pyproject.toml (a test checks), but never built here, where conda's channels cannot be reached.
+CONDA_ENV = str(Path(workflow.basedir) / "environment.yml")
+# Results kept by content (store.py): training and sweep jobs reuse them when the same job comes back.
+STORE = config.get("store") or ""
 LIB = "src/lessonbench/"
 # Source files each step runs: inputs, so a real edit reruns the step (checksummed, a touch does not).
 CODE = {
     "data": [LIB + f for f in ("cli.py", "data.py", "fileio.py")],
     "train": [LIB + f for f in ("__init__.py", "cli.py", "data.py", "fileio.py", "experiment.py", "training.py",
-                                "stacked.py", "models.py", "registries.py")],
+                                "stacked.py", "models.py", "registries.py", "store.py")],
     "search": [LIB + f for f in ("__init__.py", "cli.py", "data.py", "fileio.py", "search.py", "training.py",
-                                 "stacked.py", "models.py", "registries.py", "config.py")],
+                                 "stacked.py", "models.py", "registries.py", "config.py", "store.py")],
     "search_summary": [LIB + f for f in ("cli.py", "fileio.py", "figures_search.py", "figures.py", "data.py")],
     "tables": [LIB + f for f in ("cli.py", "fileio.py", "tables.py", "stats.py", "sweeps.py")],
     "claims": [LIB + f for f in ("cli.py", "fileio.py", "claims.py", "stats.py", "config.py")],
     "sweep": [LIB + f for f in ("__init__.py", "cli.py", "data.py", "fileio.py", "sweeps.py", "experiment.py",
-                                "training.py", "stacked.py", "models.py", "registries.py")],
+                                "training.py", "stacked.py", "models.py", "registries.py", "store.py")],
     "claim_figures": [LIB + f for f in ("cli.py", "fileio.py", "figures_claims.py", "figures.py", "stats.py",
                                         "data.py")],
     "figures": [LIB + f for f in ("cli.py", "fileio.py", "figures.py", "data.py", "stats.py")],
     "illustrations": [LIB + f for f in ("cli.py", "fileio.py", "illustrations.py", "figures_lesson.py",
                                         "figures.py", "models.py", "registries.py", "data.py")],
     "verify": [LIB + f for f in ("cli.py", "fileio.py", "verify.py", "provenance.py")],
-    "report": [LIB + f for f in ("cli.py", "fileio.py", "report.py", "provenance.py", "stats.py", "claims.py",
+    "report": [LIB + f for f in ("cli.py", "fileio.py", "report.py", "ledger.py", "provenance.py", "stats.py", "claims.py",
                                  "config.py")]
     + ["report_templates/report.html.j2", "report_templates/report.css"],
 }
@@ -88,9 +100,44 @@ def files_hash(paths) -> str:
     return digest.hexdigest()[:12]
 
 
+# Each job's settings reach it as a small JSON file under results/settings/, written here whenever its
+# content changes (and only then): an input, so an edit reruns the jobs that read it, a reordered YAML
+# (same canonical JSON) reruns nothing, and `snakemake -n` names the file that changed instead of
+# printing the whole settings twice as a params change. Never an output: no job writes them.
+SETTINGS = Path("results/settings")
+
+
+def settings_file(kind: str, name: str, value) -> str:
+    """Write `value` as canonical JSON to results/settings/KIND/NAME.json if it differs; return the path."""
+    import os
+
+    path = SETTINGS / kind / f"{name}.json"
+    text = canonical_json(value) + "\n"
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return str(path)
+
+
+DATA_SETTINGS = settings_file("data", "split", DATA)
+# the full spec (titles too) feeds the tables; the training part alone feeds training, so a title edit retrains nothing
+SPEC_FILES = {exp: settings_file("specs", exp, spec) for exp, spec in SPECS.items()}
+TRAINING_FILES = {exp: settings_file("training", exp, training_spec(spec)) for exp, spec in SPECS.items()}
+
+
 def get_training_spec(wildcards):
-    """The part of one experiment that changes its numbers, in canonical JSON (key order ignored)."""
-    return canonical_json(training_spec(SPECS[wildcards.experiment]))
+    """The settings file of the part of one experiment that changes its numbers."""
+    return TRAINING_FILES[wildcards.experiment]
+
+
+CLAIMS_SETTINGS = settings_file("claims", "claims", {"claims": CLAIMS, "left_out": CLAIMS_LEFT_OUT})
+
+
+def get_search_figures(wildcards, input):
+    """The report's --search argument: the search's figures, when there is a search."""
+    return f"values_figure={input.search_values} samplers_figure={input.search_samplers}" if SEARCH else ""
 
 
 def get_verification(wildcards):
@@ -100,11 +147,19 @@ def get_verification(wildcards):
 
 
 SWEEP_BY_ID = {sweep["id"]: sweep for sweep in SWEEPS}
+def numbers_only(spec: dict) -> dict:
+    """A spec without its title, description, section and origin: what a sweep or search job needs of its
+    experiment, so a title edit reruns neither."""
+    return {**training_spec(spec), "id": spec["id"]}
+
+
+SWEEP_FILES = {sweep["id"]: settings_file("sweeps", sweep["id"], {**sweep, "spec": numbers_only(sweep["spec"])})
+               for sweep in SWEEPS}
 
 
 def get_sweep(wildcards):
-    """One sweep's resolved settings in canonical JSON (its params: an edit reruns that sweep only)."""
-    return canonical_json(SWEEP_BY_ID[wildcards.sweep])
+    """One sweep's settings file (an edit reruns that sweep only)."""
+    return SWEEP_FILES[wildcards.sweep]
 
 
 def get_sweep_experiment_files(wildcards):
@@ -117,3 +172,80 @@ def get_sweep_experiment_files(wildcards):
 
 def get_final_output():
     return ["results/report/report.pdf", "results/report/report.html"]
+
+
+# Seed chunks (train.smk): with `seed_chunk: N`, an experiment's seeds train N at a time.
+SEED_CHUNK = config.get("seed_chunk")
+
+
+def chunk_seeds(experiment):
+    """{chunk index: seeds} of one experiment."""
+    seeds = list(range(SPECS[experiment]["seeds"]))
+    return {i: seeds[start:start + SEED_CHUNK] for i, start in enumerate(range(0, len(seeds), SEED_CHUNK))}
+
+
+def get_chunk_seeds(wildcards):
+    """The seeds of one chunk, as the train command's --seeds."""
+    return " ".join(map(str, chunk_seeds(wildcards.experiment)[int(wildcards.chunk)]))
+
+
+def chunk_files(kind):
+    def files(wildcards):
+        return [f"results/runs/{wildcards.experiment}/chunks/{i}/{kind}"
+                for i in chunk_seeds(wildcards.experiment)]
+
+    return files
+
+
+# The search (search.smk): its settings and base experiment as settings files; several workers can share
+# the lesson's (random) search through a database (search_storage): on a cluster they run as separate
+# jobs at once; the `search` job then reads the finished study.
+SEARCH_WORKERS = config.get("search_workers") or 1
+if SEARCH:
+    SEARCH_SETTINGS_FILE = settings_file("search", "settings",
+                                         {key: value for key, value in SEARCH.items() if key != "base_spec"})
+    SEARCH_BASE_FILE = settings_file("search", "base", numbers_only(SEARCH["base_spec"]))
+    if SEARCH_WORKERS > 1 and not config.get("search_storage"):
+        raise WorkflowError("config: search_workers > 1 needs search_storage, a database URL the workers share "
+                            "(e.g. postgresql://user:password@host/database); SQLite is for one worker")
+
+
+def worker_outputs(wildcards):
+    if wildcards.strategy != "random" or SEARCH_WORKERS == 1:
+        return []
+    return [f"results/search/random-{wildcards.seed}/worker-{w}.json" for w in range(SEARCH_WORKERS)]
+
+
+def get_output_dir(wildcards, output):
+    """The folder of a step's first output (the tables folder for the table steps)."""
+    return str(Path(output[0]).parent)
+
+
+def get_tables_dir(wildcards, input):
+    """The folder of the tables a step reads."""
+    return str(Path(input.tables[0]).parent)
+
+
+# The lesson's illustrations (illustrations.smk): each picture's settings in a file of its own, so changing
+# one setting redraws only that picture and the report.
+SYMMETRY = ILLUSTRATIONS["symmetry"]
+
+
+def ordered_settings(block: str, ordered: str) -> dict:
+    """A settings block with the entries of `ordered` kept in file order as [name, value] pairs."""
+    settings = dict(ILLUSTRATIONS[block])
+    settings[ordered] = [[name, value] for name, value in settings[ordered].items()]
+    return settings
+
+
+ILLUSTRATION_FILES = {
+    "optimizer_paths": settings_file("illustrations", "optimizer_paths",
+                                     ordered_settings("optimizer_paths", "optimizers")),
+    "activations": settings_file("illustrations", "activations", ordered_settings("activations", "cases")),
+    "models": settings_file("illustrations", "models", {exp: spec["model"] for exp, spec in SPECS.items()}),
+}
+
+
+# Section titles from the experiment files' `sections:` blocks (the report's headings).
+SECTION_TITLES_FILE = settings_file("report", "section_titles",
+                                    {s: resolve_sections(config["experiment_files"]).get(s) for s in SECTIONS})

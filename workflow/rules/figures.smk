@@ -20,14 +20,17 @@ rule draw_figures:
         sections=SECTION_FIGURES,
     params:
         sections=SECTIONS,
+        tables=get_tables_dir,
     log:
         "results/logs/draw_figures.log",
     resources:
         mem_mb=2000,
         runtime=15,
     threads: 1
+    conda:
+        CONDA_ENV
     shell:
-        "python -m lessonbench figures --tables results/tables --split {input.split:q}"
+        "python -m lessonbench figures --tables {params.tables:q} --split {input.split:q}"
         " --leaderboard {output.leaderboard:q} --small-multiples {output.small_multiples:q}"
         " --confusion {output.confusion:q} --errors {output.errors:q} --showcase {output.showcase:q}"
         " --sections {params.sections:q} --section-figures {output.sections:q} > {log:q} 2>&1"

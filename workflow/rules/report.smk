@@ -1,6 +1,7 @@
 rule render_report:
     input:
         code=CODE["report"],
+        section_titles=SECTION_TITLES_FILE,
         tables=rules.collect_tables.output,
         claims=rules.check_claims.output,
         claim_figures=CLAIM_FIGURES,
@@ -23,27 +24,30 @@ rule render_report:
         html="results/report/report.html",
         pdf=report("results/report/report.pdf", caption="../report/report_pdf.rst", category="Report"),
     params:
-        search=lambda wildcards, input: (f"values_figure={input.search_values} samplers_figure={input.search_samplers}"
-                                         if SEARCH else ""),
+        search=get_search_figures,
         sections=SECTIONS,
-        claim_ids=[claim["id"] for claim in CLAIMS],
+        tables=get_tables_dir,
         config_hash=config_hash(DATA, SPECS),
         threads=config["torch_threads"],
+        # read and appended to, never an output: Snakemake's deletion before a rerun cannot remove it
+        ledger=config.get("ledger") or "",
     log:
         "results/logs/render_report.log",
     resources:
         mem_mb=2000,
         runtime=15,
     threads: 1
+    conda:
+        CONDA_ENV
     shell:
-        "python -m lessonbench report --tables results/tables --scaler {input.scaler:q}"
+        "python -m lessonbench report --tables {params.tables:q} --scaler {input.scaler:q}"
         " --leaderboard {input.leaderboard:q} --small-multiples {input.small_multiples:q}"
         " --confusion {input.confusion:q} --errors {input.errors:q}"
         " --showcase {input.showcase:q} --sections {params.sections:q}"
-        " --section-figures {input.sections:q} --claims {params.claim_ids} --claim-figures {input.claim_figures:q}"
+        " --section-figures {input.sections:q} --claim-figures {input.claim_figures:q}"
         " --sensitivity-figure {input.sensitivity:q}"
         " --config-hash {params.config_hash}"
-        " --threads {params.threads} --html {output.html:q} --pdf {output.pdf:q}"
+        " --section-titles {input.section_titles:q} --threads {params.threads} --ledger {params.ledger:q} --html {output.html:q} --pdf {output.pdf:q}"
         " --verification {input.verification:q} --search {params.search} --illustrations optimizer_paths={input.optimizer_paths:q}"
         " optimizer_paths_figure={input.optimizer_paths_figure:q} activations={input.activations:q}"
         " activations_deep={input.activations_deep:q} activations_lesson={input.activations_lesson:q}"

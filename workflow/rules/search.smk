@@ -1,29 +1,17 @@
 # The lesson's hyperparameter search (experiments/search.yaml), on training and validation data only.
 # One job per search (strategy x search seed); the first random search's choice becomes `tuned`.
 if SEARCH:
-    SEARCH_SETTINGS = {key: value for key, value in SEARCH.items() if key != "base_spec"}
-    # Several workers can share each lesson's (random) search through a database (search_storage):
-    # on a cluster they run as separate jobs at once; the `search` job then reads the finished study.
-    SEARCH_WORKERS = config.get("search_workers") or 1
-    if SEARCH_WORKERS > 1 and not config.get("search_storage"):
-        raise WorkflowError("config: search_workers > 1 needs search_storage, a database URL the workers share "
-                            "(e.g. postgresql://user:password@host/database); SQLite is for one worker")
-
-    def worker_outputs(wildcards):
-        if wildcards.strategy != "random" or SEARCH_WORKERS == 1:
-            return []
-        return [f"results/search/random-{wildcards.seed}/worker-{w}.json" for w in range(SEARCH_WORKERS)]
 
     rule search_worker:
         input:
             code=CODE["search"],
+            settings=SEARCH_SETTINGS_FILE,
+            base=SEARCH_BASE_FILE,
             train_val="results/data/train_val.parquet",
             scaler="results/data/scaler.json",
         output:
             "results/search/random-{seed}/worker-{worker}.json",
         params:
-            settings=canonical_json(SEARCH_SETTINGS),
-            base=canonical_json(SEARCH["base_spec"]),
             threads=config["torch_threads"],
             device=config["device"],
             storage=config.get("search_storage") or "",
@@ -38,16 +26,20 @@ if SEARCH:
             runtime=120,
             gpu=GPUS,
         threads: 1
+        conda:
+            CONDA_ENV
         shell:
             "python -m lessonbench search-worker --search-seed {wildcards.seed} --worker {wildcards.worker}"
             f" --workers {SEARCH_WORKERS}"
-            " --settings {params.settings:q} --base {params.base:q} --storage {params.storage:q}"
+            " --settings {input.settings:q} --base {input.base:q} --storage {params.storage:q}"
             " --code-version {params.code_version} --threads {params.threads} --device {params.device}"
             " --train-val {input.train_val:q} --scaler {input.scaler:q} --output {output:q} > {log:q} 2>&1"
 
     rule search:
         input:
             code=CODE["search"],
+            settings=SEARCH_SETTINGS_FILE,
+            base=SEARCH_BASE_FILE,
             # the split without its test rows: the search cannot read what it is not given
             train_val="results/data/train_val.parquet",
             scaler="results/data/scaler.json",
@@ -58,8 +50,6 @@ if SEARCH:
             best="results/search/{strategy}-{seed}/best.json",
             timing="results/search/{strategy}-{seed}/timing.json",
         params:
-            settings=canonical_json(SEARCH_SETTINGS),
-            base=canonical_json(SEARCH["base_spec"]),
             threads=config["torch_threads"],
             device=config["device"],
             # the study database is not an output, so a killed search keeps its finished rounds
@@ -77,9 +67,11 @@ if SEARCH:
             runtime=120,
             gpu=GPUS,
         threads: 1
+        conda:
+            CONDA_ENV
         shell:
             "python -m lessonbench search --strategy {wildcards.strategy} --search-seed {wildcards.seed}"
-            " --settings {params.settings:q} --base {params.base:q} --threads {params.threads}"
+            " --settings {input.settings:q} --base {input.base:q} --threads {params.threads}"
             " --device {params.device} --code-version {params.code_version} --storage={params.storage:q} --train-val {input.train_val:q}"
             " --scaler {input.scaler:q} --database {params.database:q} --trials {output.trials:q}"
             " --best {output.best:q} --timing {output.timing:q} > {log:q} 2>&1"
@@ -99,6 +91,7 @@ if SEARCH:
         params:
             threads=config["torch_threads"],
             device=config["device"],
+            store=STORE,
         log:
             "results/logs/train_experiment/tuned.log",
         resources:
@@ -106,9 +99,11 @@ if SEARCH:
             runtime=60,
             gpu=GPUS,
         threads: 1
+        conda:
+            CONDA_ENV
         shell:
             "python -m lessonbench train --experiment tuned --spec-file {input.best:q}"
-            " --threads {params.threads} --device {params.device} --split {input.split:q} --scaler {input.scaler:q}"
+            " --threads {params.threads} --device {params.device} --store {params.store:q} --split {input.split:q} --scaler {input.scaler:q}"
             " --history {output.history:q} --runs {output.runs:q} --test-probs {output.test_probs:q}"
             " --weights {output.weights:q} --timing {output.timing:q} > {log:q} 2>&1"
 
@@ -117,6 +112,7 @@ if SEARCH:
     rule summarise_search:
         input:
             code=CODE["search_summary"],
+            settings=SEARCH_SETTINGS_FILE,
             trials=expand("results/search/{search}/trials.parquet", search=SEARCHES),
             best=expand("results/search/{search}/best.json", search=SEARCHES),
             timing=expand("results/search/{search}/timing.json", search=SEARCHES),
@@ -125,14 +121,16 @@ if SEARCH:
             values=report("results/figures/search_values.png", caption="../report/search.rst", category="Search"),
             samplers=report("results/figures/search_samplers.png", caption="../report/search.rst", category="Search"),
         params:
-            settings=canonical_json(SEARCH_SETTINGS),
+            outdir=get_output_dir,
         log:
             "results/logs/summarise_search.log",
         resources:
             mem_mb=1500,
             runtime=10,
         threads: 1
+        conda:
+            CONDA_ENV
         shell:
-            "python -m lessonbench summarise-search --settings {params.settings:q} --trials {input.trials:q}"
-            " --best {input.best:q} --timing {input.timing:q} --outdir results/tables"
+            "python -m lessonbench summarise-search --settings {input.settings:q} --trials {input.trials:q}"
+            " --best {input.best:q} --timing {input.timing:q} --outdir {params.outdir:q}"
             " --values-figure {output.values:q} --samplers-figure {output.samplers:q} > {log:q} 2>&1"

@@ -8,6 +8,7 @@ rule train_sweep:
     input:
         unpack(get_sweep_experiment_files),
         code=CODE["sweep"],
+        sweep=get_sweep,
         split="results/data/split.parquet",
         scaler="results/data/scaler.json",
     output:
@@ -19,9 +20,9 @@ rule train_sweep:
         weights="results/runs/{sweep}_best/weights.pt",
         timing="results/runs/{sweep}_best/timing.json",
     params:
-        sweep=get_sweep,
         threads=config["torch_threads"],
         device=config["device"],
+        store=STORE,
     log:
         "results/logs/train_sweep/{sweep}.log",
     wildcard_constraints:
@@ -31,8 +32,10 @@ rule train_sweep:
         runtime=60,
         gpu=GPUS,
     threads: 1
+    conda:
+        CONDA_ENV
     shell:
-        "python -m lessonbench sweep --sweep {params.sweep:q} --threads {params.threads} --device {params.device}"
+        "python -m lessonbench sweep --sweep {input.sweep:q} --store {params.store:q} --threads {params.threads} --device {params.device}"
         " --experiment-files history={input.history:q} runs={input.runs:q} test_probs={input.test_probs:q}"
         " weights={input.weights:q} timing={input.timing:q} --split {input.split:q} --scaler {input.scaler:q}"
         " --points {output.points:q} --best {output.best:q} --history {output.history:q} --runs {output.runs:q}"
@@ -45,11 +48,15 @@ rule draw_sensitivity:
         tables=rules.collect_tables.output,
     output:
         SENSITIVITY_FIGURE or "results/figures/sensitivity.png",
+    params:
+        tables=get_tables_dir,
     log:
         "results/logs/draw_sensitivity.log",
     resources:
         mem_mb=1000,
         runtime=10,
     threads: 1
+    conda:
+        CONDA_ENV
     shell:
-        "python -m lessonbench sensitivity-figure --tables results/tables --figure {output:q} > {log:q} 2>&1"
+        "python -m lessonbench sensitivity-figure --tables {params.tables:q} --figure {output:q} > {log:q} 2>&1"

@@ -1,28 +1,12 @@
 # One job per experiment trains all its seeds; with `seed_chunk: N` in config, each experiment's
 # seeds are trained N at a time as separate jobs (train_chunk) and combined (combine_chunks) into
 # the same files, byte for byte: seed k's numbers do not depend on which seeds share its stack.
-SEED_CHUNK = config.get("seed_chunk")
-
-
-def chunk_seeds(experiment):
-    """{chunk index: seeds} of one experiment."""
-    seeds = list(range(SPECS[experiment]["seeds"]))
-    return {i: seeds[start:start + SEED_CHUNK] for i, start in enumerate(range(0, len(seeds), SEED_CHUNK))}
-
-
-def chunk_files(kind):
-    def files(wildcards):
-        return [f"results/runs/{wildcards.experiment}/chunks/{i}/{kind}"
-                for i in chunk_seeds(wildcards.experiment)]
-
-    return files
-
-
 if not SEED_CHUNK:
 
     rule train_experiment:
         input:
             code=CODE["train"],
+            spec=get_training_spec,
             split="results/data/split.parquet",
             scaler="results/data/scaler.json",
         output:
@@ -32,9 +16,9 @@ if not SEED_CHUNK:
             weights="results/runs/{experiment}/weights.pt",
             timing="results/runs/{experiment}/timing.json",
         params:
-            spec=get_training_spec,
             threads=config["torch_threads"],
             device=config["device"],
+            store=STORE,
         log:
             "results/logs/train_experiment/{experiment}.log",
         wildcard_constraints:
@@ -44,9 +28,11 @@ if not SEED_CHUNK:
             runtime=60,
             gpu=GPUS,
         threads: 1
+        conda:
+            CONDA_ENV
         shell:
-            "python -m lessonbench train --experiment {wildcards.experiment} --spec {params.spec:q}"
-            " --threads {params.threads} --device {params.device} --split {input.split:q} --scaler {input.scaler:q}"
+            "python -m lessonbench train --experiment {wildcards.experiment} --spec {input.spec:q}"
+            " --threads {params.threads} --device {params.device} --store {params.store:q} --split {input.split:q} --scaler {input.scaler:q}"
             " --history {output.history:q} --runs {output.runs:q} --test-probs {output.test_probs:q}"
             " --weights {output.weights:q} --timing {output.timing:q} > {log:q} 2>&1"
 
@@ -55,6 +41,7 @@ else:
     rule train_chunk:
         input:
             code=CODE["train"],
+            spec=get_training_spec,
             split="results/data/split.parquet",
             scaler="results/data/scaler.json",
         output:
@@ -64,10 +51,10 @@ else:
             weights="results/runs/{experiment}/chunks/{chunk}/weights.pt",
             timing="results/runs/{experiment}/chunks/{chunk}/timing.json",
         params:
-            spec=get_training_spec,
-            seeds=lambda wildcards: " ".join(map(str, chunk_seeds(wildcards.experiment)[int(wildcards.chunk)])),
+            seeds=get_chunk_seeds,
             threads=config["torch_threads"],
             device=config["device"],
+            store=STORE,
         log:
             "results/logs/train_chunk/{experiment}-{chunk}.log",
         wildcard_constraints:
@@ -78,9 +65,11 @@ else:
             runtime=60,
             gpu=GPUS,
         threads: 1
+        conda:
+            CONDA_ENV
         shell:
-            "python -m lessonbench train --experiment {wildcards.experiment} --spec {params.spec:q}"
-            " --seeds {params.seeds} --threads {params.threads} --device {params.device}"
+            "python -m lessonbench train --experiment {wildcards.experiment} --spec {input.spec:q}"
+            " --seeds {params.seeds} --store {params.store:q} --threads {params.threads} --device {params.device}"
             " --split {input.split:q} --scaler {input.scaler:q} --history {output.history:q} --runs {output.runs:q}"
             " --test-probs {output.test_probs:q} --weights {output.weights:q} --timing {output.timing:q}"
             " > {log:q} 2>&1"
@@ -107,6 +96,8 @@ else:
             mem_mb=1000,
             runtime=10,
         threads: 1
+        conda:
+            CONDA_ENV
         shell:
             "python -m lessonbench combine-chunks --history {input.history:q} --out-history {output.history:q}"
             " --runs {input.runs:q} --out-runs {output.runs:q} --test-probs {input.test_probs:q}"

@@ -3,6 +3,7 @@
 rule verify_determinism:
     input:
         code=CODE["train"] + CODE["verify"],
+        spec=get_training_spec,
         split="results/data/split.parquet",
         scaler="results/data/scaler.json",
         history="results/runs/{experiment}/history.parquet",
@@ -12,7 +13,6 @@ rule verify_determinism:
     output:
         "results/verify/{experiment}.json",
     params:
-        spec=get_training_spec,
         threads=config["torch_threads"],
         device=config["device"],
     log:
@@ -22,8 +22,10 @@ rule verify_determinism:
         runtime=60,
         gpu=GPUS,
     threads: 1
+    conda:
+        CONDA_ENV
     shell:
-        "python -m lessonbench verify --experiment {wildcards.experiment} --spec {params.spec:q}"
+        "python -m lessonbench verify --experiment {wildcards.experiment} --spec {input.spec:q}"
         " --threads {params.threads} --device {params.device} --split {input.split:q} --scaler {input.scaler:q}"
         " --history {input.history:q} --runs {input.runs:q} --test-probs {input.test_probs:q}"
         " --weights {input.weights:q} --output {output:q} > {log:q} 2>&1"
@@ -32,6 +34,10 @@ rule verify_determinism:
 rule verify:
     input:
         f"results/verify/{VERIFY}.json",
+    log:
+        "results/logs/verify.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
-        "python -m lessonbench check-verification {input:q}"
+        "python -m lessonbench check-verification {input:q} 2>&1 | tee {log:q}"

@@ -9,23 +9,23 @@ configfile: "config/config.yaml"
 
 
 # `snakemake --report report.zip`: the PDF and key figures with Snakemake's provenance and run times.
-report: "report/workflow.rst"
+report: "workflow/report/workflow.rst"
 
 
-validate(config, "schemas/config.schema.yaml")
+validate(config, "workflow/schemas/config.schema.yaml")
 
 
-include: "rules/common.smk"
-include: "rules/data.smk"
-include: "rules/train.smk"
-include: "rules/search.smk"
-include: "rules/tables.smk"
-include: "rules/claims.smk"
-include: "rules/sweeps.smk"
-include: "rules/figures.smk"
-include: "rules/illustrations.smk"
-include: "rules/report.smk"
-include: "rules/verify.smk"
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/search.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/claims.smk"
+include: "workflow/rules/sweeps.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/illustrations.smk"
+include: "workflow/rules/report.smk"
+include: "workflow/rules/verify.smk"
 
 
 # Cheap steps run on the head node (or the submitting machine) rather than as cluster jobs.
