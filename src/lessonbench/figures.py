@@ -105,7 +105,8 @@ def plot_section(history: pd.DataFrame, experiments: list[str], palette: dict):
     ax_val.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
     ax_val.set_ylim(max(0, ax_val.get_ylim()[0]), 100)
     ax_zoom.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy, zoomed")
-    ax_zoom.set_ylim(max(0, min(settled, default=0) - 2), 100)
+    # where the better half of the curves settle (the others are in the full panel beside it)
+    ax_zoom.set_ylim(max(0, float(np.median(settled)) - 5 if settled else 0), 100)
     ax_gap.set(xlabel="epoch", ylabel="train − validation (points)", title="Train-validation gap")
     ax_gap.axhline(0, color="grey", linewidth=0.8)
     for ax in (ax_val, ax_zoom, ax_gap):
