@@ -6,6 +6,9 @@ depends on it, a code edit reruns the steps that run that code, byte-identical t
 two clean runs (--cores 2 and 1), bad input stopping before any job, a diverging experiment and a
 hostile title rendered safely, a killed job rerun alone, --keep-going past a failing experiment,
 and the pipeline's own determinism check.
+
+One clean run (`run_tree`) is shared; a test that changes anything works in its own copy of it (`tree`),
+so the tests pass in any order.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pypdf import PdfReader
 from .conftest import ROOT
 
 pytestmark = pytest.mark.workflow
-COPY = ["Snakefile", "environment.yml", "profiles", "workflow", "src", "experiments", "config", "report_templates"]
+COPY = ["Snakefile", "environment.yml", "profiles", "workflow", "src", "experiments", "config"]
 DETERMINISTIC = [f"results/tables/{t}.{ext}" for t in ("experiments", "history", "runs", "test_probs",
                                                          "leaderboard", "comparisons", "claims", "claim_seeds")
                  for ext in ("parquet", "csv")]
@@ -115,6 +118,15 @@ def run_tree(tmp_path_factory) -> Path:
     return tree
 
 
+@pytest.fixture
+def tree(run_tree, first_run, tmp_path) -> Path:
+    """A copy of the finished tiny tree (results, Snakemake's records, the store) for one test to change: each
+    test starts from the first clean run, whatever ran before it."""
+    dest = tmp_path / "tree"
+    shutil.copytree(run_tree, dest, symlinks=True)
+    return dest
+
+
 @pytest.fixture(scope="module")
 def first_run(run_tree) -> dict[str, bytes]:
     """The deterministic files as the first clean run left them, before other tests edit the tree."""
@@ -152,9 +164,9 @@ def test_two_clean_runs_give_identical_files(first_run, tmp_path_factory):
     assert sorted(weights) == [0, 1] and weights[0]["0.weight"].shape == (100, 64)
 
 
-def test_snakemakes_own_report(run_tree, first_run):
-    snakemake(run_tree, "--report", "report.zip")
-    with zipfile.ZipFile(run_tree / "report.zip") as archive:
+def test_snakemakes_own_report(tree, first_run):
+    snakemake(tree, "--report", "report.zip")
+    with zipfile.ZipFile(tree / "report.zip") as archive:
         names = archive.namelist()
     for wanted in ("report.pdf", "leaderboard.png", "confusion.png", "search_values.png", "report.html"):
         assert any(name.endswith(wanted) for name in names), (wanted, names[:20])
@@ -193,38 +205,38 @@ def test_divergence_is_a_result(run_tree, first_run):
     assert history[history["experiment"] == "diverges"].empty  # curves stop at divergence (epoch 1 here)
 
 
-def test_rerun_plans_nothing_and_touch_or_reorder_changes_nothing(run_tree):
-    assert planned(run_tree) == {}
-    (run_tree / "src" / "lessonbench" / "training.py").touch()
-    path = run_tree / "experiments" / "tiny.yaml"
+def test_rerun_plans_nothing_and_touch_or_reorder_changes_nothing(tree):
+    assert planned(tree) == {}
+    (tree / "src" / "lessonbench" / "training.py").touch()
+    path = tree / "experiments" / "tiny.yaml"
     doc = yaml.safe_load(path.read_text())
     # Every mapping's keys reversed, except the order of experiments: that is the report's order.
     doc = {key: reverse_keys(doc[key]) if key != "experiments" else
            {exp: reverse_keys(entry) for exp, entry in doc[key].items()} for key in reversed(list(doc))}
     path.write_text("# a comment changes nothing\n" + yaml.safe_dump(doc, sort_keys=False))
-    assert planned(run_tree) == {}
+    assert planned(tree) == {}
 
 
-def test_editing_one_experiment_plans_only_it_and_downstream(run_tree):
-    path = run_tree / "experiments" / "tiny.yaml"
+def test_editing_one_experiment_plans_only_it_and_downstream(tree):
+    path = tree / "experiments" / "tiny.yaml"
     original = path.read_text()
     doc = yaml.safe_load(original)
     doc["experiments"]["adam"]["optimizer"]["lr"] = 0.02
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     try:
-        assert planned(run_tree) == {"train_experiment": ["adam"], "train_sweep": [""], "collect_tables": [""],
+        assert planned(tree) == {"train_experiment": ["adam"], "train_sweep": [""], "collect_tables": [""],
                                      "check_claims": [""], "draw_claims": [""], "draw_figures": [""],
                                      "draw_sensitivity": [""], "render_report": [""]}
     finally:
         path.write_text(original)
 
 
-def test_changing_one_illustration_redraws_only_it(run_tree):
-    path = run_tree / "experiments" / "illustrations.yaml"
+def test_changing_one_illustration_redraws_only_it(tree):
+    path = tree / "experiments" / "illustrations.yaml"
     original = path.read_text()
     path.write_text(original.replace("Adam: {name: adam, lr: 0.3}", "Adam: {name: adam, lr: 0.2}"))
     try:
-        assert planned(run_tree) == {"draw_optimizer_paths": [""], "render_report": [""]}
+        assert planned(tree) == {"draw_optimizer_paths": [""], "render_report": [""]}
     finally:
         path.write_text(original)
 
@@ -238,48 +250,48 @@ def test_illustrations_in_the_report(run_tree, first_run):
     assert (constant["distinct_units"] == 1).all() and len(constant) == 4  # 2 seeds x 2 hidden layers
 
 
-def test_search_sees_no_test_data_and_a_space_edit_reruns_only_the_search(run_tree, first_run):
-    assert set(pd.read_parquet(run_tree / "results/data/train_val.parquet")["split"]) == {"train", "val"}
-    out = snakemake(run_tree, "-n", "--forcerun", "search").stdout
+def test_search_sees_no_test_data_and_a_space_edit_reruns_only_the_search(tree, first_run):
+    assert set(pd.read_parquet(tree / "results/data/train_val.parquet")["split"]) == {"train", "val"}
+    out = snakemake(tree, "-n", "--forcerun", "search").stdout
     blocks = [b for b in re.split(r"\n(?=(?:local)?rule \w+:)", out) if b.startswith("rule search:")]
     inputs = [re.search(r"input: (.*)", b).group(1) for b in blocks]
     assert len(inputs) == 2 and all("train_val.parquet" in i and "split.parquet" not in i for i in inputs)
-    text = " ".join(p.extract_text() for p in PdfReader(run_tree / "results/report/report.pdf").pages)
+    text = " ".join(p.extract_text() for p in PdfReader(tree / "results/report/report.pdf").pages)
     assert "hyperparameter search, run" in text and "Tuned against the lesson's choice" in text
-    path = run_tree / "experiments" / "tiny_search.yaml"
+    path = tree / "experiments" / "tiny_search.yaml"
     original = path.read_text()
     path.write_text(original.replace("high: 0.5", "high: 0.4"))
     try:
-        assert planned(run_tree) == {"search": [""] * 2, "summarise_search": [""], "train_tuned": [""],
+        assert planned(tree) == {"search": [""] * 2, "summarise_search": [""], "train_tuned": [""],
                                      "collect_tables": [""], "check_claims": [""], "draw_claims": [""],
                                      "draw_figures": [""], "draw_sensitivity": [""], "render_report": [""]}
     finally:
         path.write_text(original)
 
 
-def test_code_edit_reruns_only_the_steps_that_run_it(run_tree):
-    path = run_tree / "src" / "lessonbench" / "tables.py"
+def test_code_edit_reruns_only_the_steps_that_run_it(tree):
+    path = tree / "src" / "lessonbench" / "tables.py"
     original = path.read_text()
     path.write_text(original + "\n# an edit\n")
     try:
-        assert planned(run_tree) == {"collect_tables": [""], "check_claims": [""], "draw_claims": [""],
+        assert planned(tree) == {"collect_tables": [""], "check_claims": [""], "draw_claims": [""],
                                      "draw_figures": [""], "draw_sensitivity": [""], "render_report": [""]}
     finally:
         path.write_text(original)
 
 
-def test_editing_a_claim_trains_nothing(run_tree, first_run):
-    text = " ".join(p.extract_text() for p in PdfReader(run_tree / "results/report/report.pdf").pages)
+def test_editing_a_claim_trains_nothing(tree, first_run):
+    text = " ".join(p.extract_text() for p in PdfReader(tree / "results/report/report.pdf").pages)
     assert "The lesson's claims, checked" in text and "Momentum trains more efficiently" in text
-    claims = pd.read_parquet(run_tree / "results/tables/claims.parquet")
-    assert set(claims["claim_id"]) == set(yaml.safe_load((run_tree / "experiments/claims.yaml").read_text())["claims"])
-    path = run_tree / "experiments" / "claims.yaml"
+    claims = pd.read_parquet(tree / "results/tables/claims.parquet")
+    assert set(claims["claim_id"]) == set(yaml.safe_load((tree / "experiments/claims.yaml").read_text())["claims"])
+    path = tree / "experiments" / "claims.yaml"
     original = path.read_text()
     path.write_text(original.replace("      train_val_gap: lower\n\n  l2_overfitting",
                                      "      val_accuracy_auc: higher\n\n  l2_overfitting", 1))
     assert path.read_text() != original
     try:
-        assert planned(run_tree) == {"check_claims": [""], "draw_claims": [""], "render_report": [""]}
+        assert planned(tree) == {"check_claims": [""], "draw_claims": [""], "render_report": [""]}
     finally:
         path.write_text(original)
 
@@ -296,16 +308,16 @@ def run_with_edit(tree: Path, name: str, old: str, new: str) -> subprocess.Compl
         path.write_text(original)
 
 
-def test_bad_input_stops_before_any_job(run_tree):
-    before = {p: p.stat().st_mtime_ns for p in (run_tree / "results").rglob("*")}
-    proc = run_with_edit(run_tree, "experiments/tiny.yaml", "lr: 0.01", "momentun: 0.9\n      lr: 0.01")
+def test_bad_input_stops_before_any_job(tree):
+    before = {p: p.stat().st_mtime_ns for p in (tree / "results").rglob("*")}
+    proc = run_with_edit(tree, "experiments/tiny.yaml", "lr: 0.01", "momentun: 0.9\n      lr: 0.01")
     assert proc.returncode != 0
     assert "experiments/tiny.yaml" in proc.stderr and "momentun" in proc.stderr, proc.stderr[-2000:]
-    assert {p: p.stat().st_mtime_ns for p in (run_tree / "results").rglob("*")} == before
-    proc = run_with_edit(run_tree, "experiments/claims.yaml", "control: sgd_lr01", "control: sgd_lr1")
+    assert {p: p.stat().st_mtime_ns for p in (tree / "results").rglob("*")} == before
+    proc = run_with_edit(tree, "experiments/claims.yaml", "control: sgd_lr01", "control: sgd_lr1")
     assert proc.returncode != 0
     assert "experiments/claims.yaml: claims.momentum_vs_sgd.control: 'sgd_lr1' is not an experiment" in proc.stderr
-    assert {p: p.stat().st_mtime_ns for p in (run_tree / "results").rglob("*")} == before
+    assert {p: p.stat().st_mtime_ns for p in (tree / "results").rglob("*")} == before
 
 
 def edit_experiment(tree: Path, exp: str, **changes) -> str:
@@ -330,15 +342,15 @@ def wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_killed_job_leaves_nothing_and_reruns_alone(run_tree):
-    original = edit_experiment(run_tree, "l2", epochs=2000)  # long enough to be killed part way
+def test_killed_job_leaves_nothing_and_reruns_alone(tree):
+    original = edit_experiment(tree, "l2", epochs=2000)  # long enough to be killed part way
     # (not lesson_best or xavier: the search and the symmetry illustration read those)
-    log = run_tree / "results/logs/train_experiment/l2.log"
-    outputs = run_tree / "results/runs/l2"
+    log = tree / "results/logs/train_experiment/l2.log"
+    outputs = tree / "results/runs/l2"
     log.unlink()  # the earlier run's log would show progress already
     try:
-        with open(run_tree / "kill-run.log", "w") as out:
-            proc = subprocess.Popen([SNAKEMAKE, "--cores", "2"], cwd=run_tree, env=ENV, stdout=out,
+        with open(tree / "kill-run.log", "w") as out:
+            proc = subprocess.Popen([SNAKEMAKE, "--cores", "2"], cwd=tree, env=ENV, stdout=out,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             wait_for(lambda: log.exists() and "epoch" in log.read_text(), 120, "training progress")
             trainers = [p for p in psutil.Process(proc.pid).children(recursive=True)
@@ -347,43 +359,45 @@ def test_killed_job_leaves_nothing_and_reruns_alone(run_tree):
             for p in trainers:
                 p.send_signal(signal.SIGKILL)
             assert proc.wait(timeout=300) != 0
-        assert sorted(p.name for p in outputs.iterdir()) == [] if outputs.exists() else True
-        assert planned(run_tree) == {"train_experiment": ["l2"], "train_sweep": [""], "collect_tables": [""],
+        # Snakemake removed the failed job's outputs and then their emptied folder: had the job left a file
+        # (a temporary one, say), the folder would still be there
+        assert not outputs.exists(), sorted(p.name for p in outputs.iterdir())
+        assert planned(tree) == {"train_experiment": ["l2"], "train_sweep": [""], "collect_tables": [""],
                                      "check_claims": [""], "draw_claims": [""], "draw_figures": [""],
                                      "draw_sensitivity": [""], "render_report": [""]}
     finally:
-        restore(run_tree, original)
-    snakemake(run_tree)
-    assert planned(run_tree) == {}
+        restore(tree, original)
+    snakemake(tree)
+    assert planned(tree) == {}
 
 
-def test_keep_going_past_a_failing_experiment(run_tree):
+def test_keep_going_past_a_failing_experiment(tree):
     # BatchNorm cannot normalise a last batch of one sample: 1077 % 2 == 1, so training raises.
-    original = edit_experiment(run_tree, "batchnorm", batch_size=2)
-    edit_experiment(run_tree, "adam", optimizer={"name": "adam", "lr": 0.005})
-    before = (run_tree / "results/runs/adam/runs.parquet").stat().st_mtime_ns
+    original = edit_experiment(tree, "batchnorm", batch_size=2)
+    edit_experiment(tree, "adam", optimizer={"name": "adam", "lr": 0.005})
+    before = (tree / "results/runs/adam/runs.parquet").stat().st_mtime_ns
     try:
-        proc = snakemake(run_tree, "--keep-going", check=False)
+        proc = snakemake(tree, "--keep-going", check=False)
     finally:
-        restore(run_tree, original)
+        restore(tree, original)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "train_experiment" in output and "results/logs/train_experiment/batchnorm.log" in output, output[-3000:]
-    log = (run_tree / "results/logs/train_experiment/batchnorm.log").read_text()
+    log = (tree / "results/logs/train_experiment/batchnorm.log").read_text()
     assert "experiment 'batchnorm', seeds 0..1: training failed" in log
     assert "batch_size 2 with 1077 training samples leaves a batch of one sample" in log
-    assert (run_tree / "results/runs/adam/runs.parquet").stat().st_mtime_ns > before  # the others went on
-    snakemake(run_tree)
-    assert planned(run_tree) == {}
+    assert (tree / "results/runs/adam/runs.parquet").stat().st_mtime_ns > before  # the others went on
+    snakemake(tree)
+    assert planned(tree) == {}
 
 
-def test_pipeline_checks_its_own_determinism(run_tree):
-    proc = snakemake(run_tree, "verify")
+def test_pipeline_checks_its_own_determinism(tree):
+    proc = snakemake(tree, "verify")
     assert "determinism check passed for lesson_best" in proc.stdout + proc.stderr
-    record = yaml.safe_load((run_tree / "results/verify/lesson_best.json").read_text())
+    record = yaml.safe_load((tree / "results/verify/lesson_best.json").read_text())
     assert record["passed"] and record["files"] == dict.fromkeys(["history", "runs", "test_probs", "weights"], True)
-    snakemake(run_tree)  # the report picks up the record
-    assert "passed at" in (run_tree / "results/report/report.html").read_text()
+    snakemake(tree)  # the report picks up the record
+    assert "passed at" in (tree / "results/report/report.html").read_text()
 
 
 def test_report_in_a_real_browser(run_tree, first_run):
@@ -425,38 +439,38 @@ def report_text(tree: Path) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#39;", "'")
 
 
-def test_changes_since_the_previous_report_and_a_revert_trains_nothing(run_tree, first_run):
-    original = edit_experiment(run_tree, "adam", optimizer={"name": "adam", "lr": 0.005})
+def test_changes_since_the_previous_report_and_a_revert_trains_nothing(tree, first_run):
+    original = edit_experiment(tree, "adam", optimizer={"name": "adam", "lr": 0.005})
     try:
-        snakemake(run_tree)
+        snakemake(tree)
     finally:
-        restore(run_tree, original)
-    text = report_text(run_tree)
+        restore(tree, original)
+    text = report_text(tree)
     start = text.index("Changes since the previous report Compared")
     changes = text[start:text.index(" Summary ", start)]
     assert "adam optimizer.lr 0.01 → 0.005" in changes, changes
     assert "1 changed, 0 added, 0 removed" in changes
-    proc = snakemake(run_tree)  # adam's lr back to 0.01: the stored results come back
+    proc = snakemake(tree)  # adam's lr back to 0.01: the stored results come back
     for log in ("train_experiment/adam.log", "train_sweep/adam_lr.log"):
-        text = (run_tree / "results/logs" / log).read_text()
+        text = (tree / "results/logs" / log).read_text()
         assert "reused the stored result" in text and "nothing trained" in text and "epoch 1/" not in text, text
-    assert (run_tree / "results/runs/adam/weights.pt").read_bytes() == first_run["results/runs/adam/weights.pt"]
+    assert (tree / "results/runs/adam/weights.pt").read_bytes() == first_run["results/runs/adam/weights.pt"]
     assert "train_experiment" in proc.stderr  # the job ran, but copied instead of training
-    text = report_text(run_tree)
+    text = report_text(tree)
     assert "adam optimizer.lr 0.005 → 0.01" in text
-    history = pd.read_csv(run_tree / "results/ledger/reports.csv")
+    history = pd.read_csv(tree / "results/ledger/reports.csv")
     assert history["build"].nunique() >= 3 and set(history["experiment"]) >= {"adam", "sgd_uniform", "tuned"}
 
 
-def test_killed_snakemake_recovers_with_one_writer(run_tree, first_run):
+def test_killed_snakemake_recovers_with_one_writer(tree, first_run):
     """SIGKILL to Snakemake leaves its training job running; the README's recovery (--unlock, run again) at
     once starts a second job for the same files, which waits for the first and takes its stored result."""
-    original = edit_experiment(run_tree, "l2", epochs=400)
-    log = run_tree / "results/logs/train_experiment/l2.log"
+    original = edit_experiment(tree, "l2", epochs=400)
+    log = tree / "results/logs/train_experiment/l2.log"
     log.unlink(missing_ok=True)
     try:
-        with open(run_tree / "kill-snakemake.log", "w") as out:
-            proc = subprocess.Popen([SNAKEMAKE, "--cores", "2"], cwd=run_tree, env=ENV, stdout=out,
+        with open(tree / "kill-snakemake.log", "w") as out:
+            proc = subprocess.Popen([SNAKEMAKE, "--cores", "2"], cwd=tree, env=ENV, stdout=out,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             wait_for(lambda: log.exists() and "epoch" in log.read_text(), 120, "training progress")
             (trainer,) = [p for p in psutil.Process(proc.pid).children(recursive=True)
@@ -464,21 +478,21 @@ def test_killed_snakemake_recovers_with_one_writer(run_tree, first_run):
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
         assert trainer.is_running()  # the orphan goes on writing l2's files
-        snakemake(run_tree, "--unlock")
-        snakemake(run_tree)
+        snakemake(tree, "--unlock")
+        snakemake(tree)
         text = log.read_text()
         assert not trainer.is_running()
         assert "waiting: another job is still writing" in text and "reused the stored result" in text, text
     finally:
-        restore(run_tree, original)
-    snakemake(run_tree)  # l2 back to 2 epochs: its first result comes back from the store
+        restore(tree, original)
+    snakemake(tree)  # l2 back to 2 epochs: its first result comes back from the store
     for name in DETERMINISTIC:
         if name.startswith("results/tables/"):
-            assert (run_tree / name).read_bytes() == first_run[name], name
+            assert (tree / name).read_bytes() == first_run[name], name
 
 
-def test_dry_run_names_the_settings_that_changed_in_short_lines(run_tree):
-    path = run_tree / "experiments" / "tiny.yaml"
+def test_dry_run_names_the_settings_that_changed_in_short_lines(tree):
+    path = tree / "experiments" / "tiny.yaml"
     original = path.read_text()
     doc = yaml.safe_load(original)
     doc["experiments"]["adam_small"] = {**doc["experiments"]["adam"], "title": "Adam, small step",
@@ -486,7 +500,7 @@ def test_dry_run_names_the_settings_that_changed_in_short_lines(run_tree):
     doc["experiments"]["adam"]["optimizer"]["lr"] = 0.02
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     try:
-        out = snakemake(run_tree, "-n").stdout
+        out = snakemake(tree, "-n").stdout
     finally:
         path.write_text(original)
     reasons = [line.strip() for line in out.splitlines() if line.strip().startswith("reason:")]
@@ -538,24 +552,42 @@ README_NOT_HERE = {
 }
 
 
-def test_readme_commands_work_as_written(run_tree):
+def test_readme_commands_work_as_written(tree):
     commands = readme_commands()
     unknown = commands - README_AS_WRITTEN - README_DRY_RUN - set(README_NOT_HERE)
     assert not unknown, f"the README shows commands this test does not run: {unknown}"
-    for cmd in sorted(commands - set(README_NOT_HERE)):
+    for cmd in sorted(commands - set(README_NOT_HERE), key=lambda c: ("verify" in c, c)):  # verify last: the
+        # report cites its record, so a run after it would render the report again
         args = shlex.split(cmd)[1:] + (["-n"] if cmd in README_DRY_RUN else [])
-        proc = subprocess.run([SNAKEMAKE, *args], cwd=run_tree, capture_output=True, text=True,
+        proc = subprocess.run([SNAKEMAKE, *args], cwd=tree, capture_output=True, text=True,
                               stdin=subprocess.DEVNULL, timeout=900, env=ENV)
         assert proc.returncode == 0, f"{cmd}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
         if cmd.startswith("snakemake --cores") and cmd not in README_DRY_RUN and "verify" not in cmd:
             assert "Nothing to be done" in proc.stdout + proc.stderr, cmd  # a finished tree: nothing reruns
 
 
-def test_title_edit_plans_what_the_readme_says(run_tree):
+def test_title_edit_plans_what_the_readme_says(tree):
     """The README: a title edit reruns collect_tables and what reads the tables, and no training."""
-    original = edit_experiment(run_tree, "adam", title="Adam, renamed")
+    original = edit_experiment(tree, "adam", title="Adam, renamed")
     try:
-        assert planned(run_tree) == {"collect_tables": [""], "check_claims": [""], "draw_claims": [""],
+        assert planned(tree) == {"collect_tables": [""], "check_claims": [""], "draw_claims": [""],
                                      "draw_figures": [""], "draw_sensitivity": [""], "render_report": [""]}
     finally:
-        restore(run_tree, original)
+        restore(tree, original)
+
+
+def test_code_inputs_follow_the_imports(tree):
+    """A new module reruns nothing until a step imports it; imported by the ledger, it reruns only the report."""
+    extra = tree / "src/lessonbench/extra.py"
+    ledger = tree / "src/lessonbench/ledger.py"
+    original = ledger.read_text()
+    extra.write_text("VALUE = 1\n")
+    try:
+        assert planned(tree) == {}
+        ledger.write_text(original.replace("from lessonbench import fileio, stats",
+                                           "from lessonbench import extra, fileio, stats  # noqa: F401"))
+        assert planned(tree) == {"render_report": [""]}
+    finally:
+        ledger.write_text(original)
+        extra.unlink()
+    assert planned(tree) == {}

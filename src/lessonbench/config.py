@@ -6,13 +6,16 @@ import copy
 import hashlib
 import json
 import math
+from importlib import resources
 from pathlib import Path
 
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "experiments.schema.yaml"
+# The schemas are package data (importlib.resources): found the same in a checkout and in an installed wheel.
+SCHEMAS = resources.files("lessonbench") / "schemas"
+SCHEMA_PATH = SCHEMAS / "experiments.schema.yaml"
 N_DIGITS = 1797  # samples in sklearn.datasets.load_digits
 DATA_DEFAULTS = {"scaler_fit": "train", "test_size": 0.2, "val_size": 360, "split_seed": 42}
 TRAINING_KEYS = ("seeds", "epochs", "batch_size", "model", "optimizer")
@@ -167,8 +170,8 @@ def resolve_experiments(paths) -> tuple[dict, dict]:
     return data, specs
 
 
-ILLUSTRATIONS_SCHEMA_PATH = SCHEMA_PATH.with_name("illustrations.schema.yaml")
-SEARCH_SCHEMA_PATH = SCHEMA_PATH.with_name("search.schema.yaml")
+ILLUSTRATIONS_SCHEMA_PATH = SCHEMAS / "illustrations.schema.yaml"
+SEARCH_SCHEMA_PATH = SCHEMAS / "search.schema.yaml"
 
 
 def resolve_illustrations(path, specs: dict) -> dict:
@@ -271,7 +274,7 @@ def config_hash(data: dict, specs: dict) -> str:
     return hashlib.sha256(canonical_json({"data": data, "experiments": specs}).encode()).hexdigest()[:16]
 
 
-CLAIMS_SCHEMA_PATH = SCHEMA_PATH.with_name("claims.schema.yaml")
+CLAIMS_SCHEMA_PATH = SCHEMAS / "claims.schema.yaml"
 CLAIM_TARGET = 0.95  # default validation-accuracy target of epochs_to_target
 
 
@@ -349,7 +352,7 @@ def within(key: str, factors) -> bool:
     return any(key == f or key.startswith(f + ".") for f in factors)
 
 
-SWEEPS_SCHEMA_PATH = SCHEMA_PATH.with_name("sweeps.schema.yaml")
+SWEEPS_SCHEMA_PATH = SCHEMAS / "sweeps.schema.yaml"
 SWEEPABLE = {key: SEARCHABLE[key] for key in ("optimizer.lr", "optimizer.weight_decay", "model.dropout")}
 
 

@@ -13,7 +13,8 @@ import pandas as pd
 from lessonbench import fileio, ledger, provenance, stats
 from lessonbench.fileio import log
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "report_templates"
+# The template and stylesheet are package data (importlib.resources), so an installed wheel renders too.
+TEMPLATES = "templates"
 
 
 MISSING = "–"
@@ -52,7 +53,7 @@ def data_uri(path) -> str:
 
 
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+    env = jinja2.Environment(loader=jinja2.PackageLoader("lessonbench", TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pct=pct, points=points, num=num, paired_diff=paired_diff, data_uri=data_uri, pvalue=pvalue)
     return env
@@ -263,7 +264,7 @@ def render_pdf(html: str, path) -> None:
     """WeasyPrint PDF; its dates come from the HTML's dcterms meta (SOURCE_DATE_EPOCH when set)."""
     import weasyprint  # imported here: slow, and only this step needs it
 
-    pdf = weasyprint.HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+    pdf = weasyprint.HTML(string=html).write_pdf()  # self-contained: inline CSS, images as data: URIs
     fileio.write_bytes(pdf, path)
 
 

@@ -14,6 +14,7 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
     shell.prefix(f"export PYTHONPATH={SRC}:$PYTHONPATH; ")
 else:
     shell.prefix(f"export PATH={Path(sys.executable).parent}:$PATH PYTHONPATH={SRC}:$PYTHONPATH; ")
+from lessonbench.imports import source_files
 from lessonbench.config import (
     ConfigError,
     canonical_json,
@@ -66,28 +67,14 @@ CONDA_ENV = str(Path(workflow.basedir) / "environment.yml")
 # Results kept by content (store.py): training and sweep jobs reuse them when the same job comes back.
 STORE = config.get("store") or ""
 LIB = "src/lessonbench/"
-# Source files each step runs: inputs, so a real edit reruns the step (checksummed, a touch does not).
-CODE = {
-    "data": [LIB + f for f in ("cli.py", "data.py", "fileio.py")],
-    "train": [LIB + f for f in ("__init__.py", "cli.py", "data.py", "fileio.py", "experiment.py", "training.py",
-                                "stacked.py", "models.py", "registries.py", "store.py")],
-    "search": [LIB + f for f in ("__init__.py", "cli.py", "data.py", "fileio.py", "search.py", "training.py",
-                                 "stacked.py", "models.py", "registries.py", "config.py", "store.py")],
-    "search_summary": [LIB + f for f in ("cli.py", "fileio.py", "figures_search.py", "figures.py", "data.py")],
-    "tables": [LIB + f for f in ("cli.py", "fileio.py", "tables.py", "stats.py", "sweeps.py")],
-    "claims": [LIB + f for f in ("cli.py", "fileio.py", "claims.py", "stats.py", "config.py")],
-    "sweep": [LIB + f for f in ("__init__.py", "cli.py", "data.py", "fileio.py", "sweeps.py", "experiment.py",
-                                "training.py", "stacked.py", "models.py", "registries.py", "store.py")],
-    "claim_figures": [LIB + f for f in ("cli.py", "fileio.py", "figures_claims.py", "figures.py", "stats.py",
-                                        "data.py")],
-    "figures": [LIB + f for f in ("cli.py", "fileio.py", "figures.py", "data.py", "stats.py")],
-    "illustrations": [LIB + f for f in ("cli.py", "fileio.py", "illustrations.py", "figures_lesson.py",
-                                        "figures.py", "models.py", "registries.py", "data.py")],
-    "verify": [LIB + f for f in ("cli.py", "fileio.py", "verify.py", "provenance.py")],
-    "report": [LIB + f for f in ("cli.py", "fileio.py", "report.py", "ledger.py", "provenance.py", "stats.py", "claims.py",
-                                 "config.py")]
-    + ["report_templates/report.html.j2", "report_templates/report.css"],
-}
+# The command module of each step (cli.STEPS); its code inputs are that module and everything it imports
+# from the package, transitively (imports.py reads them with ast): a real edit reruns the steps that import
+# the edited module and only those (checksummed: a touch reruns nothing).
+STEP_MODULES = {"data": "data", "train": "experiment", "search": "search", "search_summary": "figures_search",
+                "tables": "tables", "claims": "claims", "sweep": "sweeps", "claim_figures": "figures_claims",
+                "figures": "figures", "illustrations": "figures_lesson", "verify": "verify", "report": "report"}
+CODE = {step: source_files(LIB, [module]) for step, module in STEP_MODULES.items()}
+CODE["report"] += [f"{LIB}templates/report.html.j2", f"{LIB}templates/report.css"]
 
 
 def files_hash(paths) -> str:

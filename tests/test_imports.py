@@ -1,0 +1,38 @@
+"""A step's code inputs: its module and what it imports from the package, transitively, found with ast."""
+
+from __future__ import annotations
+
+import pytest
+
+from lessonbench.imports import closure, imported
+
+from .conftest import ROOT
+
+
+def package(tmp_path, files: dict[str, str]):
+    for name in ("__init__", "__main__", "cli"):
+        (tmp_path / f"{name}.py").write_text("")
+    for name, text in files.items():
+        (tmp_path / f"{name}.py").write_text(text)
+    return tmp_path
+
+
+def test_imports_are_followed_wherever_they_are_written(tmp_path):
+    pkg = package(tmp_path, {
+        "step": "import os\n\ndef run():\n    from lessonbench.helper import thing\n",  # inside a function
+        "helper": "from lessonbench import deep, unused_name\nthing = 1\n",  # `from lessonbench import module`
+        "deep": "import lessonbench.deeper\n",  # `import lessonbench.module`
+        "deeper": "import numpy\n",
+        "other": "from lessonbench import helper\n",  # not imported by step
+    })
+    assert imported(pkg / "helper.py") == {"deep"}  # unused_name is no module of the package
+    assert closure(pkg, ["step"]) == ["__init__", "__main__", "cli", "deep", "deeper", "helper", "step"]
+    (pkg / "deeper.py").write_text("from lessonbench.missing import x\n")
+    with pytest.raises(FileNotFoundError, match="module 'missing' of the package is missing"):
+        closure(pkg, ["step"])
+
+
+def test_the_report_step_runs_the_ledger_and_not_training():
+    modules = closure(ROOT / "src" / "lessonbench", ["report"])
+    assert {"report", "ledger", "claims", "stats", "provenance"} <= set(modules)
+    assert not {"training", "stacked", "store"} & set(modules)
