@@ -1,0 +1,69 @@
+"""The report's own logic: the template's filters, the leaderboard, and the context the template is given."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from lessonbench import report
+from lessonbench.tables import make_leaderboard
+
+
+def test_filters_format_numbers_signs_and_missing_values():
+    assert report.pct(0.97314) == "97.3" and report.pct(None) == "–" and report.pct(float("nan"), 0) == "–"
+    assert report.points(0.012) == "+1.2" and report.points(-0.0049) == "-0.5"
+    assert report.num(1234.5) == "1,234.5" and report.num(7) == "7" and report.num(None) == "–"
+    assert report.pvalue(0.0123) == "0.012" and report.pvalue(0.0004) == "<0.001" and report.pvalue(None) == "–"
+    assert report.p_phrase(0.0004) == "p < 0.001" and report.p_phrase(0.2) == "p = 0.2"
+    assert report.signed(-3.0) == "−3.0" and report.signed(math.inf) == "+∞" and report.signed(-math.inf) == "−∞"
+    assert report.paired_diff({"diff_mean": 0.021, "diff_ci_low": 0.014, "diff_ci_high": 0.028}) == \
+        "+2.1 [+1.4, +2.8]"
+    assert report.paired_diff({"diff_mean": None}) == "–"
+    assert report.effect_text({"unit": "epochs", "effect": -6.0, "ci_low": -9.0, "ci_high": -1.0}) == "−6 [−9, −1]"
+    assert report.section_title("init", {"init": "Weight initialisation"}) == "Weight initialisation"
+    assert report.section_title("my_part", {}) == "My part"
+
+
+def runs(exp: str, accuracies: list[float], diverged=()) -> pd.DataFrame:
+    return pd.DataFrame({
+        "experiment": exp, "seed": range(len(accuracies)), "final_test_accuracy": accuracies,
+        "diverged_epoch": [3 if s in diverged else None for s in range(len(accuracies))],
+        "best_val_accuracy": accuracies, "best_val_epoch": 10, "final_val_accuracy": accuracies,
+        "final_train_accuracy": [a + 0.01 for a in accuracies], "n_params": 100})
+
+
+def tables() -> dict:
+    meta = pd.DataFrame({"experiment": ["base", "better", "broken"], "section": ["one", "one", "two"],
+                         "title": ["Base", "Better", "Broken"], "epochs": 5, "origin": ["lesson", "twin", "added"]})
+    all_runs = pd.concat([runs("base", [0.90, 0.91, 0.92]), runs("better", [0.95, 0.96, 0.97]),
+                          runs("broken", [0.5, 0.1, 0.1], diverged=(1, 2))])
+    board = make_leaderboard(all_runs, meta)
+    return {"leaderboard": board, "experiments": meta,
+            "timings": pd.DataFrame({"experiment": ["base", "better", "broken"], "seconds_per_seed_mean": 1.5}),
+            "comparisons": pd.DataFrame({"experiment": ["better", "broken"], "baseline": "base",
+                                         "diff_mean": [0.05, -0.41], "diff_ci_low": [0.04, -0.5],
+                                         "diff_ci_high": [0.06, -0.3]}),
+            "claims": pd.DataFrame(), "claims_left_out": pd.DataFrame(), "sweep_summary": pd.DataFrame()}
+
+
+def test_leaderboard_ranks_by_mean_over_the_seeds_that_did_not_diverge():
+    board = tables()["leaderboard"].set_index("experiment")
+    assert list(board["rank"]) == [2, 1, 3]  # broken: 50% over its one seed that did not diverge
+    assert board.loc["broken", "n_diverged"] == 2 and board.loc["broken", "test_accuracy_mean"] == 0.5
+    assert board.loc["base", "test_accuracy_ci_low"] < 0.91 < board.loc["base", "test_accuracy_ci_high"]
+
+
+def test_context_gives_the_template_titles_counts_and_no_wall_times_when_reproducible():
+    figures = {"sections": {"one": "one.png", "two": "two.png"}, "claims": {}, "sensitivity": None}
+    info = {"reproducible": True, "section_titles": {"one": "Section one, from the file"}}
+    context = report.build_context(tables(), figures, {"fit_on": "train"}, {"experiment": "better"}, info)
+    assert context["best"]["experiment"] == "better" and context["baseline"] == "base"
+    assert [s["title"] for s in context["sections"]] == ["Section one, from the file", "Two"]
+    assert [e["experiment"] for e in context["sections"][0]["experiments"]] == ["base", "better"]
+    assert [r["experiment"] for r in context["diverged"]] == ["broken"]
+    assert context["origins"] == {"lesson": 1, "twin": 1, "added": 1, "search": 0, "sweep": 0}
+    assert all(r["seconds_per_seed_mean"] is None for r in context["leaderboard"])  # left out: not reproducible
+    assert context["claims"] is None and context["sensitivity"] is None and context["n_seeds"] == 3
+    context = report.build_context(tables(), figures, {}, {}, {**info, "reproducible": False})
+    assert {r["seconds_per_seed_mean"] for r in context["leaderboard"]} == {1.5}
