@@ -61,8 +61,12 @@ def seed_values(text) -> list[float]:
 
 
 def value_text(value) -> str:
-    return "–" if value is None else json.dumps(value) if isinstance(value, str) else f"{value:g}" \
-        if isinstance(value, float) else str(value)
+    """A setting's value as the changes table shows it: '–' when absent, strings quoted, floats short."""
+    if value is None:
+        return "–"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def changes(before: pd.DataFrame, now: pd.DataFrame) -> dict:

@@ -26,6 +26,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from lessonbench import fileio
+
 PACKAGE = Path(__file__).resolve().parent
 LOCKS = Path(".snakemake") / "lessonbench-locks"  # relative to the job's working directory, the workflow's
 
@@ -80,16 +82,8 @@ def fetch(store, job_key: str, outputs: dict[str, str]) -> Path | None:
     if not (entry / "complete.json").exists():
         return None
     for name, path in outputs.items():
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with fileio.atomic_path(path) as tmp:
             shutil.copyfile(entry / name, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     return entry
 
 

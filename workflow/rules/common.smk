@@ -14,6 +14,7 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
     shell.prefix(f"export PYTHONPATH={SRC}:$PYTHONPATH; ")
 else:
     shell.prefix(f"export PATH={Path(sys.executable).parent}:$PATH PYTHONPATH={SRC}:$PYTHONPATH; ")
+from lessonbench.fileio import write_text
 from lessonbench.imports import source_files
 from lessonbench.config import (
     ConfigError,
@@ -96,15 +97,10 @@ SETTINGS = Path("results/settings")
 
 def settings_file(kind: str, name: str, value) -> str:
     """Write `value` as canonical JSON to results/settings/KIND/NAME.json if it differs; return the path."""
-    import os
-
     path = SETTINGS / kind / f"{name}.json"
     text = canonical_json(value) + "\n"
     if not path.exists() or path.read_text() != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_text(text, path)  # atomic
     return str(path)
 
 
@@ -234,5 +230,5 @@ ILLUSTRATION_FILES = {
 
 
 # Section titles from the experiment files' `sections:` blocks (the report's headings).
-SECTION_TITLES_FILE = settings_file("report", "section_titles",
-                                    {s: resolve_sections(config["experiment_files"]).get(s) for s in SECTIONS})
+SECTION_TITLES = resolve_sections(config["experiment_files"])
+SECTION_TITLES_FILE = settings_file("report", "section_titles", {s: SECTION_TITLES.get(s) for s in SECTIONS})
