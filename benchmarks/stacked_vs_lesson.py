@@ -123,7 +123,8 @@ def search_speed(args) -> dict:
     import numpy as np
 
     from lessonbench.config import resolve_search
-    from lessonbench.search import sample, train_trials
+    from lessonbench.search import train_trials
+    from lessonbench.search_space import sample
 
     torch.set_num_threads(args.threads)
     data_settings, specs = resolve_experiments([ROOT / "experiments" / "lesson.yaml"])

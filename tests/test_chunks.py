@@ -23,8 +23,8 @@ def test_chunks_combine_to_the_unchunked_files(exp_id, lesson, split_frame, tmp_
 
     def train(out, seeds=None):
         out.mkdir()
-        argv = ["train", "--experiment", exp_id, "--spec", str(spec), "--split", str(tmp_path / "split.parquet"),
-                "--scaler", str(tmp_path / "scaler.json")]
+        argv = ["train_experiment", "--experiment", exp_id, "--spec", str(spec),
+                "--split", str(tmp_path / "split.parquet"), "--scaler", str(tmp_path / "scaler.json")]
         argv += [f"--{name.split('.')[0].replace('_', '-')}={out / name}" for name in FILES]
         argv += [f"--timing={out / 'timing.json'}"] + (["--seeds", *map(str, seeds)] if seeds else [])
         main(argv)
@@ -34,7 +34,7 @@ def test_chunks_combine_to_the_unchunked_files(exp_id, lesson, split_frame, tmp_
     for i, seeds in enumerate(chunks):
         train(tmp_path / f"chunk{i}", seeds)
     combined = tmp_path / "combined"
-    argv = ["combine-chunks"]
+    argv = ["combine_chunks"]
     for name in (*FILES, "timing.json"):
         flag = name.split(".")[0].replace("_", "-")
         argv += [f"--{flag}", *(str(tmp_path / f"chunk{i}" / name) for i in range(len(chunks))),
@@ -53,10 +53,11 @@ def test_overlapping_chunks_are_refused(lesson, split_frame, tmp_path):
     spec.write_text(canonical_json({**training_spec(lesson[1]["adam"]), "epochs": 1, "seeds": 2}))
     for i in range(2):
         out = tmp_path / f"c{i}"
-        main(["train", "--experiment", "adam", "--spec", str(spec), "--split", str(tmp_path / "split.parquet"),
+        main(["train_experiment", "--experiment", "adam", "--spec", str(spec),
+              "--split", str(tmp_path / "split.parquet"),
               "--scaler", str(tmp_path / "scaler.json"), "--seeds", "0", "1",
               *[f"--{n.split('.')[0].replace('_', '-')}={out / n}" for n in (*FILES, "timing.json")]])
-    argv = ["combine-chunks"]
+    argv = ["combine_chunks"]
     for name in (*FILES, "timing.json"):
         flag = name.split(".")[0].replace("_", "-")
         argv += [f"--{flag}", str(tmp_path / "c0" / name), str(tmp_path / "c1" / name),

@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from lessonbench.claims import CONTRADICTED, NOT_SHOWN, SUPPORTED, check_claims, confounders, decide, seed_metrics
-from lessonbench.config import ConfigError, resolve_claims, resolve_sweeps, spec_diff
-from lessonbench.sweeps import point_spec
+from lessonbench.config import ConfigError, resolve_claims, resolve_sweeps, spec_diff, with_values
 
 from .conftest import ROOT, assert_names_field
 
@@ -25,7 +24,7 @@ def runs_specs(lesson):
     specs = dict(lesson[1])
     specs["tuned"] = {**specs["lesson_best"], "optimizer": {**specs["lesson_best"]["optimizer"], "lr": 0.005}}
     for sweep in resolve_sweeps(SWEEPS, lesson[1]):
-        specs[f"{sweep['id']}_best"] = point_spec(sweep["spec"], sweep["key"], sweep["values"][0])
+        specs[f"{sweep['id']}_best"] = with_values(sweep["spec"], {sweep["key"]: sweep["values"][0]})
     return specs
 
 

@@ -76,7 +76,7 @@ def test_two_workers_share_one_study(postgres, lesson, split_frame, tmp_path):
               "--base", str(tmp_path / "base.json"), "--storage", postgres,
               "--train-val", str(tmp_path / "train_val.parquet"),
               "--scaler", str(tmp_path / "scaler.json")]
-    workers = [subprocess.Popen([sys.executable, "-m", "lessonbench", "search-worker", "--worker", str(w), *common,
+    workers = [subprocess.Popen([sys.executable, "-m", "lessonbench", "search_worker", "--worker", str(w), *common,
                                  "--output", str(tmp_path / f"worker-{w}.json")], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True) for w in range(2)]
     logs = [w.communicate(timeout=600)[0] for w in workers]

@@ -34,3 +34,27 @@ def test_conda_environment_matches_pyproject():
     pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
     assert pip == project["dependencies"]
     assert "python=3.11" in env["dependencies"] and project["requires-python"] == ">=3.11,<3.12"
+
+
+def test_each_step_has_one_name():
+    """A rule runs the command of its own name, which calls NAME_step in the module cli.STEPS names for it."""
+    import importlib
+    import re
+
+    from lessonbench.cli import STEPS, parser
+
+    commands = set(parser()._subparsers._group_actions[0].choices)
+    assert commands == set(STEPS)
+    rules, rule_files = {}, sorted((ROOT / "workflow" / "rules").glob("*.smk"))
+    common = (ROOT / "workflow" / "rules" / "common.smk").read_text()
+    train = re.search(r'TRAIN_COMMAND = \("(python -m lessonbench \w+)', common)
+    for path in rule_files:
+        blocks = re.split(r"(?m)^\s*rule (\w+):", path.read_text().replace("{TRAIN_COMMAND}", train.group(1)))
+        for name, body in zip(blocks[1::2], blocks[2::2]):
+            rules[name] = re.findall(r"python -m lessonbench (\w+)", body)
+    ran = {name: cmd for name, cmds in rules.items() for cmd in cmds}
+    assert set(ran.values()) == set(STEPS)  # every command is run by some rule
+    renamed = {name: cmd for name, cmd in ran.items() if name != cmd}
+    assert renamed == {"train_chunk": "train_experiment"}  # a chunk is the experiment's step on some seeds
+    for step, module in STEPS.items():
+        assert callable(getattr(importlib.import_module(f"lessonbench.{module}"), f"{step}_step"))

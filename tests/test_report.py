@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from lessonbench import report
-from lessonbench.tables import make_leaderboard
+from lessonbench.tables import data_table, make_leaderboard, showcase_table
 
 
 def test_filters_format_numbers_signs_and_missing_values():
@@ -44,7 +44,25 @@ def tables() -> dict:
             "comparisons": pd.DataFrame({"experiment": ["better", "broken"], "baseline": "base",
                                          "diff_mean": [0.05, -0.41], "diff_ci_low": [0.04, -0.5],
                                          "diff_ci_high": [0.06, -0.3]}),
-            "claims": pd.DataFrame(), "claims_left_out": pd.DataFrame(), "sweep_summary": pd.DataFrame()}
+            "claims": pd.DataFrame(), "claims_left_out": pd.DataFrame(), "sweep_summary": pd.DataFrame(),
+            "showcase": pd.DataFrame([{"experiment": "better", "seed": 2, "n_test": 4, "n_errors": 1}]),
+            "data": pd.DataFrame([{"samples": 10, "train": 6, "val": 2, "test": 2, "scaler_fit_on": "train",
+                                   "scaler_samples": 6}])}
+
+
+def test_the_showcase_is_chosen_on_validation_data_and_counts_its_mistakes():
+    all_runs = pd.concat([runs("base", [0.90, 0.91, 0.92]), runs("better", [0.95, 0.97, 0.96])])
+    all_runs["final_test_accuracy"] = 1 - all_runs["final_val_accuracy"]  # test says the opposite: not read
+    board = make_leaderboard(all_runs, tables()["experiments"])
+    probs = pd.DataFrame({"experiment": "better", "seed": [1, 1, 1, 0], "label": [3, 4, 5, 3], "pred": [3, 9, 5, 3]})
+    assert showcase_table(board, all_runs, probs).to_dict("records") == [
+        {"experiment": "better", "seed": 1, "n_test": 3, "n_errors": 1}]
+
+
+def test_the_data_table_counts_the_parts_and_names_the_scaler_fit():
+    split = pd.DataFrame({"split": ["train"] * 5 + ["val"] * 2 + ["test"] * 3})
+    row = data_table(split, {"fit_on": "all", "n_samples": 10}).iloc[0].to_dict()
+    assert row == {"samples": 10, "train": 5, "val": 2, "test": 3, "scaler_fit_on": "all", "scaler_samples": 10}
 
 
 def test_leaderboard_ranks_by_mean_over_the_seeds_that_did_not_diverge():
@@ -57,7 +75,7 @@ def test_leaderboard_ranks_by_mean_over_the_seeds_that_did_not_diverge():
 def test_context_gives_the_template_titles_counts_and_no_wall_times_when_reproducible():
     figures = {"sections": {"one": "one.png", "two": "two.png"}, "claims": {}, "sensitivity": None}
     info = {"reproducible": True, "section_titles": {"one": "Section one, from the file"}}
-    context = report.build_context(tables(), figures, {"fit_on": "train"}, {"experiment": "better"}, info)
+    context = report.build_context(tables(), figures, info)
     assert context["best"]["experiment"] == "better" and context["baseline"] == "base"
     assert [s["title"] for s in context["sections"]] == ["Section one, from the file", "Two"]
     assert [e["experiment"] for e in context["sections"][0]["experiments"]] == ["base", "better"]
@@ -65,5 +83,5 @@ def test_context_gives_the_template_titles_counts_and_no_wall_times_when_reprodu
     assert context["origins"] == {"lesson": 1, "twin": 1, "added": 1, "search": 0, "sweep": 0}
     assert all(r["seconds_per_seed_mean"] is None for r in context["leaderboard"])  # left out: not reproducible
     assert context["claims"] is None and context["sensitivity"] is None and context["n_seeds"] == 3
-    context = report.build_context(tables(), figures, {}, {}, {**info, "reproducible": False})
+    context = report.build_context(tables(), figures, {**info, "reproducible": False})
     assert {r["seconds_per_seed_mean"] for r in context["leaderboard"]} == {1.5}

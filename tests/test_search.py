@@ -8,7 +8,8 @@ import pytest
 
 from lessonbench import search
 from lessonbench.config import resolve_search
-from lessonbench.search import narrow, run_search, search_data, train_trials, trial_spec
+from lessonbench.search import run_search, search_data, train_trials, trial_spec
+from lessonbench.search_space import narrow
 from lessonbench.training import train_stack
 
 from .conftest import ROOT, assert_names_field

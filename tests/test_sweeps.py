@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-from lessonbench.config import resolve_sweeps
+from lessonbench.config import resolve_sweeps, with_values
 from lessonbench.data import fit_scaler
 from lessonbench.experiment import run_experiment, write_experiment
 from lessonbench.fileio import write_json, write_parquet
-from lessonbench.sweeps import point_spec, run_sweep, summarise_points
+from lessonbench.sweeps import run_sweep, summarise_points
 
 from .conftest import ROOT, assert_names_field
 
@@ -45,7 +45,7 @@ def sweep_of(files, values):
 def test_a_point_is_the_experiment_with_that_value_bit_for_bit(files):
     sweep = sweep_of(files, [0.01, 0.05])  # 0.01 is adam's own: read back; 0.05 is trained
     points, best, chosen = run_sweep(sweep, files["split"], files["scaler"], files["experiment"], 1, **QUIET)
-    alone = run_experiment("x", point_spec(files["spec"], "optimizer.lr", 0.05), files["split"], files["scaler"],
+    alone = run_experiment("x", with_values(files["spec"], {"optimizer.lr": 0.05}), files["split"], files["scaler"],
                            threads=1, **QUIET)
     at_005 = points[points["value"] == 0.05].set_index("seed")["final_val_accuracy"]
     last = alone["history"][(alone["history"]["split"] == "val") & (alone["history"]["epoch"] == 2)]

@@ -36,7 +36,8 @@ from .conftest import ROOT
 pytestmark = pytest.mark.workflow
 COPY = ["Snakefile", "environment.yml", "profiles", "workflow", "src", "experiments", "config"]
 DETERMINISTIC = [f"results/tables/{t}.{ext}" for t in ("experiments", "history", "runs", "test_probs",
-                                                         "leaderboard", "comparisons", "claims", "claim_seeds")
+                                                         "leaderboard", "comparisons", "claims", "claim_seeds",
+                                                         "showcase", "data")
                  for ext in ("parquet", "csv")]
 SEARCH_TABLES = ("tuned_vs_base", "search_trials", "search_rounds", "search_samplers", "search_choice")
 DETERMINISTIC += [f"results/tables/{t}.{ext}" for t in SEARCH_TABLES for ext in ("parquet", "csv")]
@@ -106,11 +107,11 @@ def reverse_keys(value):
 def run_tree(tmp_path_factory) -> Path:
     tree = make_tree(tmp_path_factory.mktemp("run"))
     jobs = planned(tree)
-    assert sorted(jobs["train_experiment"]) == sorted(yaml.safe_load(
-        (tree / "experiments" / "tiny.yaml").read_text())["experiments"])
+    assert sorted(jobs["train_experiment"]) == sorted([*yaml.safe_load(
+        (tree / "experiments" / "tiny.yaml").read_text())["experiments"], "tuned"])  # the search's choice too
     assert set(jobs) == {"prepare_data", "train_experiment", "collect_tables", "draw_figures", "render_report",
                          "draw_optimizer_paths", "draw_activations", "measure_symmetry", "summarise_models",
-                         "search", "train_tuned", "summarise_search", "check_claims", "draw_claims",
+                         "search", "summarise_search", "check_claims", "draw_claims",
                          "train_sweep", "draw_sensitivity"}
     assert len(jobs["train_sweep"]) == 6
     assert len(jobs["search"]) == 2  # the narrowing random search and TPE, one search seed
@@ -158,7 +159,7 @@ def test_two_clean_runs_give_identical_files(first_run, tmp_path_factory):
     rules = [script.split(".")[1] for script, _ in submitted]
     assert len({pid for _, pid in submitted}) == len(submitted)  # one process per job
     n_experiments = len(yaml.safe_load((other / "experiments" / "tiny.yaml").read_text())["experiments"])
-    assert rules.count("train_experiment") == n_experiments and rules.count("search") == 2 and "train_tuned" in rules
+    assert rules.count("train_experiment") == n_experiments + 1 and rules.count("search") == 2  # + tuned
     assert not {"collect_tables", "check_claims", "render_report", "summarise_search"} & set(rules)  # stay local
     weights = torch.load(other / "results/runs/adam/weights.pt", weights_only=True)
     assert sorted(weights) == [0, 1] and weights[0]["0.weight"].shape == (100, 64)
@@ -177,7 +178,8 @@ def test_slurm_profile_dry_run(run_tree):
     out = snakemake(run_tree, "--workflow-profile", "profiles/slurm", "-n", "--forceall",
                     "--config", "device=cuda").stdout
     blocks = [b for b in re.split(r"\n(?=(?:local)?rule \w+:)", out) if b.startswith("rule train_experiment:")]
-    assert len(blocks) == len(yaml.safe_load((run_tree / "experiments" / "tiny.yaml").read_text())["experiments"])
+    experiments = yaml.safe_load((run_tree / "experiments" / "tiny.yaml").read_text())["experiments"]
+    assert len(blocks) == len(experiments) + 1  # and the search's choice, `tuned`
     for block in blocks:
         assert re.search(r"resources: .*mem_mb=2000.*slurm_partition=PARTITION, slurm_account=ACCOUNT, "
                          r"runtime=60, gpu=1", block), block
@@ -262,7 +264,7 @@ def test_search_sees_no_test_data_and_a_space_edit_reruns_only_the_search(tree, 
     original = path.read_text()
     path.write_text(original.replace("high: 0.5", "high: 0.4"))
     try:
-        assert planned(tree) == {"search": [""] * 2, "summarise_search": [""], "train_tuned": [""],
+        assert planned(tree) == {"search": [""] * 2, "summarise_search": [""], "train_experiment": ["tuned"],
                                      "collect_tables": [""], "check_claims": [""], "draw_claims": [""],
                                      "draw_figures": [""], "draw_sensitivity": [""], "render_report": [""]}
     finally:
@@ -354,7 +356,7 @@ def test_killed_job_leaves_nothing_and_reruns_alone(tree):
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             wait_for(lambda: log.exists() and "epoch" in log.read_text(), 120, "training progress")
             trainers = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                        if "l2" in " ".join(p.cmdline()) and "train" in p.cmdline()]
+                        if "l2" in " ".join(p.cmdline()) and "train_experiment" in p.cmdline()]
             assert len(trainers) == 1, "training process not found"
             for p in trainers:
                 p.send_signal(signal.SIGKILL)
@@ -474,7 +476,7 @@ def test_killed_snakemake_recovers_with_one_writer(tree, first_run):
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             wait_for(lambda: log.exists() and "epoch" in log.read_text(), 120, "training progress")
             (trainer,) = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                          if "l2" in " ".join(p.cmdline()) and "train" in p.cmdline()]
+                          if "l2" in " ".join(p.cmdline()) and "train_experiment" in p.cmdline()]
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
         assert trainer.is_running()  # the orphan goes on writing l2's files

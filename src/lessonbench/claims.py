@@ -234,7 +234,7 @@ def time_to_target(per_seed: pd.DataFrame, timings: pd.DataFrame, specs: dict) -
     return out
 
 
-def claims_step(args) -> None:
+def check_claims_step(args) -> None:
     tables = Path(args.tables)
     claims = args.claims["claims"]
     specs = json.loads((tables / "specs.json").read_text())

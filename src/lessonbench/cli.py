@@ -12,26 +12,28 @@ import json
 import sys
 from pathlib import Path
 
+# Each step's one name: the rule's, the command's (`python -m lessonbench NAME`) and, as NAME_step, the
+# library function's; the value is the module that holds it (and whose imports are the step's code inputs).
 STEPS = {
-    "prepare-data": "lessonbench.data:prepare_data_step",
-    "train": "lessonbench.experiment:train_step",
-    "combine-chunks": "lessonbench.experiment:combine_step",
-    "collect": "lessonbench.tables:collect_step",
-    "claims": "lessonbench.claims:claims_step",
-    "sweep": "lessonbench.sweeps:sweep_step",
-    "sensitivity-figure": "lessonbench.figures_claims:sensitivity_figure_step",
-    "claim-figures": "lessonbench.figures_claims:claim_figures_step",
-    "figures": "lessonbench.figures:figures_step",
-    "report": "lessonbench.report:report_step",
-    "verify": "lessonbench.verify:verify_step",
-    "check-verification": "lessonbench.verify:check_step",
-    "optimizer-paths": "lessonbench.figures_lesson:optimizer_paths_step",
-    "activations": "lessonbench.figures_lesson:activations_step",
-    "symmetry": "lessonbench.figures_lesson:symmetry_step",
-    "model-summaries": "lessonbench.figures_lesson:summaries_step",
-    "search": "lessonbench.search:search_step",
-    "search-worker": "lessonbench.search:worker_step",
-    "summarise-search": "lessonbench.figures_search:summarise_search_step",
+    "prepare_data": "data",
+    "train_experiment": "experiment",  # also train_chunk's command (a chunk is --seeds)
+    "combine_chunks": "experiment",
+    "collect_tables": "tables",
+    "check_claims": "claims",
+    "train_sweep": "sweeps",
+    "draw_sensitivity": "figures_claims",
+    "draw_claims": "figures_claims",
+    "draw_figures": "figures",
+    "render_report": "report",
+    "verify_determinism": "verify",
+    "verify": "verify",
+    "draw_optimizer_paths": "figures_lesson",
+    "draw_activations": "figures_lesson",
+    "measure_symmetry": "figures_lesson",
+    "summarise_models": "figures_lesson",
+    "search": "search",
+    "search_worker": "search",
+    "summarise_search": "figures_search",
 }
 
 
@@ -47,17 +49,15 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lessonbench", description=__doc__)
     sub = p.add_subparsers(dest="step", required=True)
 
-    s = sub.add_parser("prepare-data", help="split digits, fit the scaler")
+    s = sub.add_parser("prepare_data", help="split digits, fit the scaler")
     s.add_argument("--data", required=True, type=settings, help="data settings file")
     s.add_argument("--split", required=True)
     s.add_argument("--scaler", required=True)
     s.add_argument("--train-val", required=True, help="the split without its test rows, for the search")
 
-    s = sub.add_parser("train", help="train every seed of one experiment")
+    s = sub.add_parser("train_experiment", help="train every seed of one experiment")
     s.add_argument("--experiment", required=True)
-    spec = s.add_mutually_exclusive_group(required=True)
-    spec.add_argument("--spec", type=settings, help="training spec file")
-    spec.add_argument("--spec-file", help="a JSON file whose `spec` is the training spec (the search's choice)")
+    s.add_argument("--spec", required=True, type=settings, help="training spec file")
     s.add_argument("--threads", type=int, default=1, help="torch threads (fixed, for bit-identical results)")
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the stacked model trains")
     s.add_argument("--seeds", type=int, nargs="+", help="train these seeds only (a chunk); default all")
@@ -65,12 +65,13 @@ def parser() -> argparse.ArgumentParser:
     for name in ("split", "scaler", "history", "runs", "test-probs", "weights", "timing"):
         s.add_argument(f"--{name}", required=True)
 
-    s = sub.add_parser("combine-chunks", help="an experiment's files from its seed chunks")
+    s = sub.add_parser("combine_chunks", help="an experiment's files from its seed chunks")
     for name in ("history", "runs", "test-probs", "weights", "timing"):
         s.add_argument(f"--{name}", nargs="+", required=True)
         s.add_argument(f"--out-{name}", required=True)
 
-    s = sub.add_parser("verify", help="retrain one experiment in scratch space, compare its files byte for byte")
+    s = sub.add_parser("verify_determinism",
+                       help="retrain one experiment in scratch space, compare its files byte for byte")
     s.add_argument("--experiment", required=True)
     s.add_argument("--spec", required=True, type=settings, help="training spec file")
     s.add_argument("--threads", type=int, default=1)
@@ -78,26 +79,26 @@ def parser() -> argparse.ArgumentParser:
     for name in ("split", "scaler", "history", "runs", "test-probs", "weights", "output"):
         s.add_argument(f"--{name}", required=True)
 
-    s = sub.add_parser("check-verification", help="fail unless a verification record passed")
+    s = sub.add_parser("verify", help="fail unless a verification record passed")
     s.add_argument("record")
 
-    s = sub.add_parser("optimizer-paths", help="paths of torch optimizers on f(x, y) = x^2/20 + y^2")
+    s = sub.add_parser("draw_optimizer_paths", help="paths of torch optimizers on f(x, y) = x^2/20 + y^2")
     s.add_argument("--settings", required=True, type=settings, help="optimizer_paths settings file")
     for name in ("table", "figure"):
         s.add_argument(f"--{name}", required=True)
 
-    s = sub.add_parser("activations", help="activation histograms at initialisation")
+    s = sub.add_parser("draw_activations", help="activation histograms at initialisation")
     s.add_argument("--settings", required=True, type=settings, help="activations settings file")
     for name in ("split", "scaler", "table", "deep-figure", "lesson-figure"):
         s.add_argument(f"--{name}", required=True)
 
-    s = sub.add_parser("symmetry", help="distinct hidden units of trained models")
+    s = sub.add_parser("measure_symmetry", help="distinct hidden units of trained models")
     s.add_argument("--tolerance", type=float, required=True)
     s.add_argument("--experiments", nargs="+", required=True)
     s.add_argument("--weights", nargs="+", required=True)
     s.add_argument("--table", required=True)
 
-    s = sub.add_parser("model-summaries", help="torchinfo layer tables")
+    s = sub.add_parser("summarise_models", help="torchinfo layer tables")
     s.add_argument("--models", required=True, type=settings, help="{experiment: model block} file")
     s.add_argument("--output", required=True)
 
@@ -110,10 +111,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     s.add_argument("--storage", default="", help="Optuna storage URL; empty: SQLite at --database")
     s.add_argument("--code-version", default="", help="part of the study name: new code, new study")
-    for name in ("train-val", "scaler", "database", "trials", "best", "timing"):
+    for name in ("train-val", "scaler", "database", "trials", "best", "spec", "timing"):
         s.add_argument(f"--{name}", required=True)
 
-    s = sub.add_parser("search-worker", help="one of several workers sharing the lesson's search in a database")
+    s = sub.add_parser("search_worker", help="one of several workers sharing the lesson's search in a database")
     s.add_argument("--search-seed", type=int, required=True)
     s.add_argument("--worker", type=int, required=True)
     s.add_argument("--workers", type=int, required=True)
@@ -126,7 +127,7 @@ def parser() -> argparse.ArgumentParser:
     for name in ("train-val", "scaler", "output"):
         s.add_argument(f"--{name}", required=True)
 
-    s = sub.add_parser("summarise-search", help="tables and figures of every search")
+    s = sub.add_parser("summarise_search", help="tables and figures of every search")
     s.add_argument("--settings", required=True, type=settings, help="the search settings file")
     s.add_argument("--trials", nargs="+", required=True)
     s.add_argument("--best", nargs="+", required=True)
@@ -134,65 +135,67 @@ def parser() -> argparse.ArgumentParser:
     for name in ("outdir", "values-figure", "samplers-figure"):
         s.add_argument(f"--{name}", required=True)
 
-    s = sub.add_parser("collect", help="tidy tables from every experiment's runs")
+    s = sub.add_parser("collect_tables", help="tidy tables from every experiment's runs")
     s.add_argument("--specs", nargs="+", required=True, type=settings, help="each experiment's spec file, in order")
-    s.add_argument("--spec-files", nargs="*", default=[], help="JSON files whose `spec` is one more experiment")
+    s.add_argument("--tuned-base", default="", help="the search's base experiment, if there is a search")
+    s.add_argument("--split", required=True, help="the data split (the data table's counts)")
+    s.add_argument("--scaler", required=True, help="the fitted scaler (what it was fitted on)")
     s.add_argument("--sweep-points", nargs="*", default=[], help="every sweep's points table")
     s.add_argument("--outdir", required=True)
     for name in ("runs", "history", "test-probs", "timing"):
         s.add_argument(f"--{name}", nargs="+", required=True)
 
-    s = sub.add_parser("claims", help="the lesson's claims checked against the tables")
+    s = sub.add_parser("check_claims", help="the lesson's claims checked against the tables")
     s.add_argument("--claims", required=True, type=settings,
                    help="settings file: the resolved claims and those left out (a step they need is off)")
     s.add_argument("--tables", required=True, help="the tables directory (runs, history, specs.json)")
     s.add_argument("--outdir", required=True)
 
-    s = sub.add_parser("sweep", help="one sensitivity sweep: every value x seed, the best chosen on validation")
+    s = sub.add_parser("train_sweep", help="one sensitivity sweep: every value x seed, the best chosen on validation")
     s.add_argument("--sweep", required=True, type=settings, help="the resolved sweep's settings file")
     s.add_argument("--store", default="", help="folder of results kept by content (empty: none)")
     s.add_argument("--experiment-files", nargs="+", required=True, metavar="NAME=PATH",
                    help="the swept experiment's files (history, runs, test_probs, weights, timing), read back")
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    for name in ("split", "scaler", "points", "best", "history", "runs", "test-probs", "weights", "timing"):
+    for name in ("split", "scaler", "points", "best", "spec", "history", "runs", "test-probs", "weights", "timing"):
         s.add_argument(f"--{name}", required=True)
 
-    s = sub.add_parser("sensitivity-figure", help="validation accuracy against each swept value")
+    s = sub.add_parser("draw_sensitivity", help="validation accuracy against each swept value")
     s.add_argument("--tables", required=True)
     s.add_argument("--figure", required=True)
 
-    s = sub.add_parser("claim-figures", help="each claim's pair of experiments drawn together")
+    s = sub.add_parser("draw_claims", help="each claim's pair of experiments drawn together")
     s.add_argument("--tables", required=True)
     s.add_argument("--figures", nargs="*", default=[], help="one PNG per claim, named after the claim's id")
 
-    for step in ("figures", "report"):
+    for step in ("draw_figures", "render_report"):
         s = sub.add_parser(step)
-        for name in ("tables", "leaderboard", "small-multiples", "confusion", "errors", "showcase"):
+        for name in ("tables", "leaderboard", "small-multiples", "confusion", "errors"):
             s.add_argument(f"--{name}", required=True)
         s.add_argument("--sections", nargs="+", required=True)
         s.add_argument("--section-figures", nargs="+", required=True)
-    sub.choices["figures"].add_argument("--split", required=True)
-    for name in ("scaler", "config-hash", "html", "pdf"):
-        sub.choices["report"].add_argument(f"--{name}", required=True)
-    sub.choices["report"].add_argument("--threads", type=int, default=1)
-    sub.choices["report"].add_argument("--section-titles", type=settings, default={},
-                                       help="settings file: {section: title} from the experiment files")
-    sub.choices["report"].add_argument("--ledger", default="", help="CSV of earlier builds, read and appended to")
-    sub.choices["report"].add_argument("--claim-figures", nargs="*", default=[], help="CLAIM_ID.png per claim")
-    sub.choices["report"].add_argument("--sensitivity-figure", nargs="*", default=[], help="if there are sweeps")
-    sub.choices["report"].add_argument("--verification", nargs="*", default=[], help="verification record, if any")
-    sub.choices["report"].add_argument("--search", nargs="*", default=[], metavar="NAME=PATH",
-                                       help="the search's figures (values_figure, samplers_figure), if it ran")
-    sub.choices["report"].add_argument("--illustrations", nargs="+", required=True, metavar="NAME=PATH",
-                                       help="the illustration jobs' tables and figures")
+    draw, report = sub.choices["draw_figures"], sub.choices["render_report"]
+    draw.add_argument("--split", required=True)
+    for name in ("config-hash", "html", "pdf"):
+        report.add_argument(f"--{name}", required=True)
+    report.add_argument("--threads", type=int, default=1)
+    report.add_argument("--section-titles", type=settings, default={},
+                        help="settings file: {section: title} from the experiment files")
+    report.add_argument("--ledger", default="", help="CSV of earlier builds, read and appended to")
+    report.add_argument("--claim-figures", nargs="*", default=[], help="CLAIM_ID.png per claim")
+    report.add_argument("--sensitivity-figure", nargs="*", default=[], help="if there are sweeps")
+    report.add_argument("--verification", nargs="*", default=[], help="verification record, if any")
+    report.add_argument("--search", nargs="*", default=[], metavar="NAME=PATH",
+                        help="the search's figures (values_figure, samplers_figure), if it ran")
+    report.add_argument("--illustrations", nargs="+", required=True, metavar="NAME=PATH",
+                        help="the illustration jobs' tables and figures")
     return p
 
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    module, func = STEPS[args.step].split(":")
-    getattr(importlib.import_module(module), func)(args)
+    getattr(importlib.import_module(f"lessonbench.{STEPS[args.step]}"), f"{args.step}_step")(args)
     return 0
 
 

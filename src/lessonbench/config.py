@@ -191,6 +191,7 @@ def resolve_illustrations(path, specs: dict) -> dict:
     return doc
 
 
+TUNED = "tuned"  # the experiment the search's choice becomes
 SEARCHABLE = {  # dotted name -> what a value must be
     "optimizer.lr": "a learning rate > 0",
     "optimizer.weight_decay": "a weight decay >= 0",
@@ -262,6 +263,20 @@ def _allowed(name: str, value) -> bool:
 def training_spec(spec: dict) -> dict:
     """The part of a spec that changes trained numbers (not titles or descriptions)."""
     return {key: spec[key] for key in TRAINING_KEYS}
+
+
+def with_values(base: dict, values: dict, **updates) -> dict:
+    """A copy of the spec `base` with each dotted setting in `values` set (`optimizer.lr`), then the top-level
+    `updates`: a search trial, the search's choice and a sweep's point are all made by it."""
+    spec = copy.deepcopy(base)
+    for path, value in values.items():
+        node = spec
+        *parents, leaf = path.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    spec.update(updates)
+    return spec
 
 
 def canonical_json(obj) -> str:

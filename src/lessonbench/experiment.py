@@ -60,7 +60,7 @@ def write_experiment(result: dict, out: dict) -> None:
     fileio.write_json(result["timing"], out["timing"])
 
 
-def combine_step(args) -> None:
+def combine_chunks_step(args) -> None:
     """One experiment's files from its seed chunks, as the unchunked job would have written them."""
     result = {
         "history": pd.concat([pd.read_parquet(p) for p in args.history], ignore_index=True),
@@ -82,8 +82,8 @@ def combine_step(args) -> None:
     log(f"{len(args.runs)} chunks combined: seeds {seeds[0]}..{seeds[-1]}")
 
 
-def train_step(args) -> None:
-    spec = args.spec if args.spec else json.loads(Path(args.spec_file).read_text())["spec"]
+def train_experiment_step(args) -> None:
+    spec = args.spec
     outputs = {name: getattr(args, name) for name in ("history", "runs", "test_probs", "weights", "timing")}
 
     def run() -> None:

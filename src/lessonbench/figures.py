@@ -171,16 +171,6 @@ def plot_error_gallery(errors: pd.DataFrame, cols: int = 8):
     return fig
 
 
-def pick_showcase(board: pd.DataFrame, runs: pd.DataFrame) -> tuple[str, int]:
-    """Experiment with the best mean final validation accuracy, and its seed with the best validation accuracy.
-
-    Uses validation numbers only; ties go to the earlier experiment and the lower seed.
-    """
-    exp = board.loc[board["final_val_accuracy_mean"].idxmax(), "experiment"]
-    seeds = runs[(runs["experiment"] == exp) & runs["diverged_epoch"].isna()].sort_values("seed")
-    return exp, int(seeds.loc[seeds["final_val_accuracy"].idxmax(), "seed"])
-
-
 def misclassified(probs: pd.DataFrame, split_frame: pd.DataFrame) -> pd.DataFrame:
     """Wrong test predictions joined with their raw pixels, most confident mistakes first."""
     wrong = probs[probs["pred"] != probs["label"]].copy()
@@ -189,22 +179,21 @@ def misclassified(probs: pd.DataFrame, split_frame: pd.DataFrame) -> pd.DataFram
     return wrong.merge(pixels, on="sample").sort_values(["pred_prob", "sample"], ascending=[False, True])
 
 
-def figures_step(args) -> None:
+def draw_figures_step(args) -> None:
     tables_dir = Path(args.tables)
     history = pd.read_parquet(tables_dir / "history.parquet")
     board = pd.read_parquet(tables_dir / "leaderboard.parquet")
-    runs = pd.read_parquet(tables_dir / "runs.parquet")
     meta = pd.read_parquet(tables_dir / "experiments.parquet")
     palette = colors(list(meta["experiment"]))
     save(plot_leaderboard(board), args.leaderboard)
     save(plot_small_multiples(history, list(meta["experiment"])), args.small_multiples)
     for section, path in zip(args.sections, args.section_figures):
         save(plot_section(history, list(meta.loc[meta["section"] == section, "experiment"]), palette), path)
-    exp, seed = pick_showcase(board, runs)
+    showcase = pd.read_parquet(tables_dir / "showcase.parquet").iloc[0]  # chosen by the tables step
+    exp, seed = showcase["experiment"], int(showcase["seed"])
     probs = pd.read_parquet(tables_dir / "test_probs.parquet")
     probs = probs[(probs["experiment"] == exp) & (probs["seed"] == seed)]
     errors = misclassified(probs, pd.read_parquet(args.split))
     save(plot_confusion(probs, f"{exp}, seed {seed}"), args.confusion)
     save(plot_error_gallery(errors), args.errors)
-    fileio.write_json({"experiment": exp, "seed": seed, "n_test": len(probs), "n_errors": len(errors)}, args.showcase)
     log(f"figures written; showcase {exp} seed {seed} with {len(errors)} test errors")

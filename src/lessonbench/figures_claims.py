@@ -56,7 +56,7 @@ def plot_claim(rows: pd.DataFrame, history: pd.DataFrame, palette: dict):
     return fig
 
 
-def claim_figures_step(args) -> None:
+def draw_claims_step(args) -> None:
     tables = Path(args.tables)
     claims = pd.read_parquet(tables / "claims.parquet")
     history = pd.read_parquet(tables / "history.parquet")
@@ -105,7 +105,7 @@ def plot_sensitivity(summary: pd.DataFrame, palette: dict):
     return fig
 
 
-def sensitivity_figure_step(args) -> None:
+def draw_sensitivity_step(args) -> None:
     tables = Path(args.tables)
     summary = pd.read_parquet(tables / "sweep_summary.parquet")
     meta = pd.read_parquet(tables / "experiments.parquet")

@@ -59,7 +59,7 @@ def plot_activation_histograms(layers: dict[str, list], titles: dict[str, str], 
     return fig
 
 
-def optimizer_paths_step(args) -> None:
+def draw_optimizer_paths_step(args) -> None:
     settings = args.settings
     paths = illustrations.optimizer_paths(settings)
     fileio.write_table(paths, args.table)
@@ -69,7 +69,7 @@ def optimizer_paths_step(args) -> None:
         + ", ".join(f"{r['optimizer']} {np.hypot(r['x'], r['y']):.3f}" for _, r in ends.iterrows()))
 
 
-def activations_step(args) -> None:
+def draw_activations_step(args) -> None:
     settings = args.settings
     frame = pd.read_parquet(args.split)
     x_train, _ = load_part(frame, read_scaler(args.scaler), "train")
@@ -91,14 +91,14 @@ def activations_step(args) -> None:
     log(f"activation statistics for {len(settings['cases'])} cases written")
 
 
-def symmetry_step(args) -> None:
+def measure_symmetry_step(args) -> None:
     weights = {exp: illustrations.load_weights(path) for exp, path in zip(args.experiments, args.weights)}
     table = illustrations.symmetry_table(weights, args.tolerance)
     fileio.write_table(table, args.table)
     log(table.groupby(["experiment", "layer"])["distinct_units"].mean().to_string())
 
 
-def summaries_step(args) -> None:
+def summarise_models_step(args) -> None:
     models = args.models
     fileio.write_json({exp: illustrations.model_summary(spec) for exp, spec in models.items()}, args.output)
     log(f"model summaries of {len(models)} experiments written")

@@ -11,6 +11,7 @@ import jinja2
 import pandas as pd
 
 from lessonbench import fileio, ledger, provenance, stats
+from lessonbench.config import TUNED
 from lessonbench.fileio import log
 
 # The template and stylesheet are package data (importlib.resources), so an installed wheel renders too.
@@ -178,7 +179,7 @@ def sensitivity_context(summary: pd.DataFrame, board: pd.DataFrame, figure: str 
     return {"rows": rows, "winner": winner, "figure": figure, "n_lr": len(lr)}
 
 
-def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, info: dict) -> dict:
+def build_context(tables: dict, figures: dict, info: dict) -> dict:
     """Everything the template shows, computed here so the template holds no logic."""
     timings = tables["timings"]
     if info["reproducible"]:  # a byte-stable report leaves out wall times, which differ run to run
@@ -197,7 +198,8 @@ def build_context(tables: dict, figures: dict, scaler: dict, showcase: dict, inf
         "leaderboard": records(board), "best": records(ranked.head(1))[0], "worst": records(ranked.tail(1))[0],
         "baseline": tables["comparisons"]["baseline"].iloc[0] if len(tables["comparisons"]) else None,
         "diverged": records(board[board["n_diverged"] > 0]),
-        "sections": sections, "figures": figures, "scaler": scaler, "showcase": showcase,
+        "sections": sections, "figures": figures,
+        "showcase": records(tables["showcase"])[0], "data": records(tables["data"])[0],
         "experiments": records(meta), "info": info, "n_seeds": int(board["n_seeds"].max()),
         "claims": claims, "claims_rule": claims_rule(), "interval_method": stats.METHOD,
         "sensitivity": sensitivity_context(tables["sweep_summary"], tables["leaderboard"], figures.get("sensitivity")),
@@ -237,6 +239,7 @@ def illustrations_context(paths: dict, board: pd.DataFrame, order: list[str]) ->
         "optimizer_paths": records(opt), "start": records(paths_table.head(1))[0],
         "optimizer_paths_figure": paths["optimizer_paths_figure"],
         "activations": records(activation_summary(acts)),
+        "saturation": json.loads(Path(paths["activations_settings"]).read_text())["saturation"],
         "activations_deep": paths["activations_deep"], "activations_lesson": paths["activations_lesson"],
         "symmetry": records(sym),
         "model_summaries": group_summaries(json.loads(Path(paths["model_summaries"]).read_text()), order),
@@ -288,13 +291,13 @@ def search_context(paths: dict, tables_dir: Path, board: pd.DataFrame, reproduci
                   "ties": int((wide["tpe"] == wide["random"]).sum()), "searches": len(wide)}
     comparison = records(read["tuned_vs_base"])[0] if len(read["tuned_vs_base"]) else None
     base = comparison["baseline"] if comparison else None
-    pair = records(board[board["experiment"].isin([base, "tuned"])])
+    pair = records(board[board["experiment"].isin([base, TUNED])])
     rounds = read["search_rounds"]
     names = [c for c in rounds.columns if c not in ("round", "trials", "best_val_accuracy_round",
                                                        "best_val_accuracy_so_far")]
     timings = read["search_timings"]
     return {"choice": records(read["search_choice"]), "rounds": records(rounds), "names": names,
-            "summary": summary, "versus": versus, "comparison": comparison, "pair": pair, "base": base,
+            "summary": summary, "versus": versus, "comparison": comparison, "pair": pair, "base": base, "tuned": TUNED,
             "trials_per_second": None if reproducible else float(timings["trials_per_second"].mean()),
             "values_figure": paths["values_figure"], "samplers_figure": paths["samplers_figure"],
             "trials": int(rounds["trials"].sum()), "rounds_n": len(rounds)}
@@ -307,9 +310,9 @@ def run_info(config_hash: str, threads: int) -> dict:
     return {**info, "config_hash": config_hash, "torch_threads": threads}
 
 
-def report_step(args) -> None:
+def render_report_step(args) -> None:
     tables_dir = Path(args.tables)
-    names = ("leaderboard", "timings", "comparisons", "experiments")
+    names = ("leaderboard", "timings", "comparisons", "experiments", "showcase", "data")
     tables = {name: pd.read_parquet(tables_dir / f"{name}.parquet") for name in names}
     for name in ("claims", "claims_left_out", "sweep_summary"):  # absent when their steps are off
         path = tables_dir / f"{name}.parquet"
@@ -322,8 +325,7 @@ def report_step(args) -> None:
     info = run_info(args.config_hash, args.threads)
     info["section_titles"] = args.section_titles
     info["verification"] = json.loads(Path(args.verification[0]).read_text()) if args.verification else None
-    context = build_context(tables, figs, json.loads(Path(args.scaler).read_text()),
-                            json.loads(Path(args.showcase).read_text()), info)
+    context = build_context(tables, figs, info)
     context["search"] = search_context(dict(item.split("=", 1) for item in args.search), tables_dir,
                                        tables["leaderboard"], info["reproducible"])
     context["lesson"] = illustrations_context(dict(item.split("=", 1) for item in args.illustrations),

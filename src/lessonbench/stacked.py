@@ -84,6 +84,16 @@ class StackedMLP(nn.Module):
         """Every layer's parameter, (K, ...), by name."""
         return self._leaves
 
+    def per_seed(self, values: list[float]) -> torch.Tensor:
+        """A tensor shaped like `flat` holding values[k] at every element of seed k (0 in the padding)."""
+        out = torch.zeros_like(self.flat)
+        column = torch.tensor(values, dtype=out.dtype, device=out.device)
+        for leaf in self._leaves.values():
+            offset = leaf.storage_offset() - self.flat.storage_offset()
+            view = out[offset:offset + leaf.numel()].view(leaf.shape)
+            view.copy_(column.view(-1, *[1] * (leaf.dim() - 1)).expand(leaf.shape))
+        return out
+
     def zero_grad_(self) -> None:
         """Zero the flat gradient in place (optimizer.zero_grad would drop it and break the views)."""
         self.flat.grad.zero_()

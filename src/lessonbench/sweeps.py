@@ -10,7 +10,6 @@ point is then scored on the test set, once, and written as the experiment `<swee
 
 from __future__ import annotations
 
-import copy
 import json
 import platform
 import time
@@ -21,20 +20,13 @@ import pandas as pd
 import torch
 
 from lessonbench import fileio, store
+from lessonbench.config import with_values
 from lessonbench.data import load_part, read_scaler
 from lessonbench.experiment import write_experiment
 from lessonbench.fileio import log
 from lessonbench.training import history_frame, summarise_stack, train_stack
 
 CHANCE = 0.1  # validation accuracy of a diverged seed: non-finite outputs predict one class of ten
-
-
-def point_spec(spec: dict, key: str, value: float) -> dict:
-    """The spec with dotted setting `key` set to `value`."""
-    out = copy.deepcopy(spec)
-    block, _, name = key.partition(".")
-    out[block][name] = value
-    return out
 
 
 def best_id(sweep_id: str) -> str:
@@ -69,7 +61,7 @@ def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, thre
     data = {part: load_part(frame, scaler, part) for part in ("train", "val")}
     points, best, started = [], None, time.perf_counter()
     for value in sweep["values"]:
-        spec = point_spec(sweep["spec"], sweep["key"], value)
+        spec = with_values(sweep["spec"], {sweep["key"]: value})
         if value == sweep["lesson_value"]:  # the experiment itself: read back its first seeds
             history = pd.read_parquet(experiment_files["history"])
             history = history[history["seed"].isin(seeds)].drop(columns="experiment")
@@ -119,17 +111,18 @@ def best_files(sweep: dict, best: dict, data: dict, experiment_files: dict) -> d
                        "cpu": platform.processor() or platform.machine()}}
 
 
-def sweep_step(args) -> None:
+def train_sweep_step(args) -> None:
     sweep = args.sweep
     experiment_files = dict(item.split("=", 1) for item in args.experiment_files)
-    outputs = {name: getattr(args, name) for name in ("points", "best", "history", "runs", "test_probs", "weights",
-                                                      "timing")}
+    outputs = {name: getattr(args, name) for name in ("points", "best", "spec", "history", "runs", "test_probs",
+                                                      "weights", "timing")}
 
     def run() -> None:
         points, result, chosen = run_sweep(sweep, args.split, args.scaler, experiment_files, args.threads,
                                            args.device, log=log)
         fileio.write_parquet(points, args.points)
         fileio.write_json(chosen, args.best)
+        fileio.write_json(chosen["spec"], args.spec)  # the best point's spec: what the tables read
         write_experiment(result, outputs)
 
     inputs = {"split": args.split, "scaler": args.scaler,

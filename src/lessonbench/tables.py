@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from lessonbench import fileio
+from lessonbench.config import TUNED
 from lessonbench.fileio import log
 from lessonbench.stats import mean_interval
 
@@ -90,12 +91,35 @@ def paired_differences(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
                                        "diff_ci_high", "share_better"])
 
 
-def collect_step(args) -> None:
-    specs = {spec["id"]: spec for spec in args.specs}  # one file per experiment, in the config's order
-    spec_files = [path for path in args.spec_files if path]
-    for path in spec_files:  # the search's `tuned` experiment, known only once the search has run
-        extra = json.loads(Path(path).read_text())["spec"]
-        specs[extra["id"]] = extra
+def pick_showcase(board: pd.DataFrame, runs: pd.DataFrame) -> tuple[str, int]:
+    """Experiment with the best mean final validation accuracy, and its seed with the best validation accuracy.
+
+    Uses validation numbers only; ties go to the earlier experiment and the lower seed.
+    """
+    exp = board.loc[board["final_val_accuracy_mean"].idxmax(), "experiment"]
+    seeds = runs[(runs["experiment"] == exp) & runs["diverged_epoch"].isna()].sort_values("seed")
+    return exp, int(seeds.loc[seeds["final_val_accuracy"].idxmax(), "seed"])
+
+
+def showcase_table(board: pd.DataFrame, runs: pd.DataFrame, probs: pd.DataFrame) -> pd.DataFrame:
+    """The model whose confusion matrix and mistakes the report shows, chosen once here: one row."""
+    exp, seed = pick_showcase(board, runs)
+    mine = probs[(probs["experiment"] == exp) & (probs["seed"] == seed)]
+    return pd.DataFrame([{"experiment": exp, "seed": seed, "n_test": len(mine),
+                          "n_errors": int((mine["pred"] != mine["label"]).sum())}])
+
+
+def data_table(split: pd.DataFrame, scaler: dict) -> pd.DataFrame:
+    """The data as the runs saw it, one row: samples per part, and what the scaler was fitted on."""
+    parts = split["split"].value_counts()
+    return pd.DataFrame([{"samples": len(split), **{part: int(parts.get(part, 0)) for part in ("train", "val", "test")},
+                          "scaler_fit_on": scaler["fit_on"], "scaler_samples": int(scaler["n_samples"])}])
+
+
+def collect_tables_step(args) -> None:
+    # one file per experiment with runs: the configured ones in the config's order, then the search's choice
+    # and the sweeps' best points (their spec files written by those steps)
+    specs = {spec["id"]: spec for spec in args.specs}
     meta = experiment_meta(specs)
     runs = pd.concat([pd.read_parquet(p) for p in args.runs], ignore_index=True)
     out = Path(args.outdir)
@@ -105,13 +129,16 @@ def collect_step(args) -> None:
                       out / "specs.json")
     fileio.write_table(pd.concat([pd.read_parquet(p) for p in args.history], ignore_index=True), out / "history")
     fileio.write_table(runs, out / "runs")
-    fileio.write_table(pd.concat([pd.read_parquet(p) for p in args.test_probs], ignore_index=True), out / "test_probs")
-    fileio.write_table(make_leaderboard(runs, meta), out / "leaderboard")
+    probs = pd.concat([pd.read_parquet(p) for p in args.test_probs], ignore_index=True)
+    fileio.write_table(probs, out / "test_probs")
+    board = make_leaderboard(runs, meta)
+    fileio.write_table(board, out / "leaderboard")
+    fileio.write_table(showcase_table(board, runs, probs), out / "showcase")
+    fileio.write_table(data_table(pd.read_parquet(args.split), json.loads(Path(args.scaler).read_text())), out / "data")
     fileio.write_table(paired_differences(runs, next(iter(specs))), out / "comparisons")
-    if "tuned" in specs:  # the search's choice against the model the lesson hand-picked, paired by seed
-        base = json.loads(Path(spec_files[0]).read_text())["base"]
-        pair = runs[runs["experiment"].isin([base, "tuned"])]
-        fileio.write_table(paired_differences(pair, base), out / "tuned_vs_base")
+    if args.tuned_base:  # the search's choice against the model the lesson hand-picked, paired by seed
+        pair = runs[runs["experiment"].isin([args.tuned_base, TUNED])]
+        fileio.write_table(paired_differences(pair, args.tuned_base), out / "tuned_vs_base")
     fileio.write_table(make_timings([json.loads(Path(p).read_text()) for p in args.timing]), out / "timings")
     if args.sweep_points:  # every sweep's value x seed, and per value the mean with its interval
         from lessonbench.sweeps import summarise_points

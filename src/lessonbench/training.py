@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,6 +107,52 @@ def train_epoch(model: StackedMLP, optimizer, x, y, batch_size: int, shuffle, dr
 
 
 @dataclass
+class Stack:
+    """A stack of seeds ready to train: the model, its optimizer, each seed's generators, and the step."""
+
+    model: StackedMLP
+    optimizer: torch.optim.Optimizer
+    shuffle: list[torch.Generator]
+    dropout: list[torch.Generator]
+    dropout_p: list[float] | None = None  # one per seed, where the seeds' dropout differs
+    step: Callable[[], None] | None = None  # default: optimizer.step
+
+    def train_epoch(self, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> None:
+        train_epoch(self.model, self.optimizer, x, y, batch_size, self.shuffle, self.dropout, self.dropout_p,
+                    self.step)
+
+
+def build_stack(spec: dict, seeds: list[int], device: torch.device, per_seed: dict | None = None) -> Stack:
+    """The stacked model of spec for these seeds, initialised, with its optimizer and generators.
+
+    per_seed: each seed's own {"lr": [...], "weight_decay": [...], "dropout": [...]}, for stacks whose seeds
+    differ in them (the search's trials). The optimizer then steps with lr=1 and no weight decay; each
+    seed's L2 term is added to its gradient and its step scaled by its own learning rate, which is the
+    same update torch's SGD, Adagrad and Adam make with that lr and weight_decay.
+    """
+    if per_seed is None:
+        model = StackedMLP(spec["model"], len(seeds), device)
+        model.initialise(generators(seeds, "init"))
+        optimizer = build_optimizer(model.parameters(), spec["optimizer"], fused=True)
+        return Stack(model, optimizer, generators(seeds, "shuffle"), generators(seeds, "dropout"))
+    model = StackedMLP({**spec["model"], "dropout": max(per_seed["dropout"])}, len(seeds), device)
+    model.initialise(generators(seeds, "init"))
+    optimizer = build_optimizer(model.parameters(), {**spec["optimizer"], "lr": 1.0, "weight_decay": 0.0},
+                                fused=True)
+    lr, decay = model.per_seed(per_seed["lr"]), model.per_seed(per_seed["weight_decay"])
+
+    @torch.no_grad()
+    def step() -> None:  # each seed's L2 and learning rate, on top of the optimizer's step at lr=1
+        model.flat.grad.add_(decay * model.flat)
+        before = model.flat.detach().clone()
+        optimizer.step()
+        model.flat.sub_(before).mul_(lr).add_(before)
+
+    return Stack(model, optimizer, generators(seeds, "shuffle"), generators(seeds, "dropout"),
+                 list(per_seed["dropout"]), step)
+
+
+@dataclass
 class StackRun:
     """What training a stack of seeds leaves behind."""
 
@@ -128,16 +175,14 @@ def train_stack(spec: dict, seeds: list[int], data: dict, device: str = "cpu", l
         raise ValueError(f"batch_size {batch_size} with {n} training samples leaves a batch of one sample, and "
                          "BatchNorm cannot normalise a single sample; choose another batch_size")
     dev = resolve_device(device)
-    model = StackedMLP(spec["model"], len(seeds), dev)
-    model.initialise(generators(seeds, "init"))
-    optimizer = build_optimizer(model.parameters(), spec["optimizer"], fused=True)
-    shuffle, dropout = generators(seeds, "shuffle"), generators(seeds, "dropout")
+    stack = build_stack(spec, seeds, dev)
+    model = stack.model
     parts = {part: tuple(t.to(dev) for t in data[part]) for part in ("train", "val")}
     run = StackRun(seeds=list(seeds), model=model)
     live = list(range(len(seeds)))
     every = max(1, spec["epochs"] // 10)
     for epoch in range(1, spec["epochs"] + 1):
-        train_epoch(model, optimizer, *parts["train"], spec["batch_size"], shuffle, dropout)
+        stack.train_epoch(*parts["train"], spec["batch_size"])
         scores = {part: evaluate(model, *parts[part]) for part in parts}
         for k in list(live):
             if not all(math.isfinite(s["loss"][k]) for s in scores.values()):

@@ -19,7 +19,7 @@ def compare_files(stored: dict, fresh: dict) -> dict[str, bool]:
     return {name: Path(stored[name]).read_bytes() == Path(fresh[name]).read_bytes() for name in stored}
 
 
-def verify_step(args) -> None:
+def verify_determinism_step(args) -> None:
     stored = {name: getattr(args, name) for name in DETERMINISTIC_OUTPUTS}
     scratch_root = Path(args.output).parent
     scratch_root.mkdir(parents=True, exist_ok=True)
@@ -35,7 +35,7 @@ def verify_step(args) -> None:
     log(f"determinism check of {args.experiment}: {'PASSED' if verdict['passed'] else 'FAILED'} {same}")
 
 
-def check_step(args) -> None:
+def verify_step(args) -> None:
     """Exit non-zero unless the verification record says every file matched."""
     verdict = json.loads(Path(args.record).read_text())
     if not verdict["passed"]:

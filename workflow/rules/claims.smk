@@ -1,11 +1,10 @@
 # The lesson's claims (experiments/claims.yaml): one-factor paired comparisons with verdicts, read
 # from the tables; editing the claims file reruns these two jobs and the report, never training.
-CLAIM_FIGURES = [f"results/figures/claims/{claim['id']}.png" for claim in CLAIMS]
 
 
 rule check_claims:
     input:
-        code=CODE["claims"],
+        code=CODE["check_claims"],
         claims=CLAIMS_SETTINGS,
         tables=rules.collect_tables.output,
     output:
@@ -22,13 +21,13 @@ rule check_claims:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench claims --claims {input.claims:q}"
+        "python -m lessonbench check_claims --claims {input.claims:q}"
         " --tables {params.tables:q} --outdir {params.tables:q} > {log:q} 2>&1"
 
 
 rule draw_claims:
     input:
-        code=CODE["claim_figures"],
+        code=CODE["draw_claims"],
         claims=rules.check_claims.output,
         tables=rules.collect_tables.output,
     output:
@@ -44,5 +43,5 @@ rule draw_claims:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench claim-figures --tables {params.tables:q}"
+        "python -m lessonbench draw_claims --tables {params.tables:q}"
         " --figures {output:q} > {log:q} 2>&1"

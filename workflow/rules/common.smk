@@ -15,8 +15,10 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
 else:
     shell.prefix(f"export PATH={Path(sys.executable).parent}:$PATH PYTHONPATH={SRC}:$PYTHONPATH; ")
 from lessonbench.fileio import write_text
+from lessonbench.cli import STEPS
 from lessonbench.imports import source_files
 from lessonbench.config import (
+    TUNED,
     ConfigError,
     canonical_json,
     config_hash,
@@ -35,8 +37,8 @@ try:
     # `--config search_file=null` arrives as the text "null"
     SEARCH_FILE = config.get("search_file")
     SEARCH = resolve_search(SEARCH_FILE, SPECS) if SEARCH_FILE not in (None, "", "null", "none") else None
-    if SEARCH and "tuned" in SPECS:
-        raise WorkflowError("an experiment is called 'tuned', the name the search gives its choice; rename it")
+    if SEARCH and TUNED in SPECS:
+        raise WorkflowError(f"an experiment is called {TUNED!r}, the name the search gives its choice; rename it")
     EXPERIMENTS = list(SPECS)
     SWEEPS_FILE = config.get("sweeps_file")
     SWEEPS = resolve_sweeps(SWEEPS_FILE, SPECS) if SWEEPS_FILE not in (None, "", "null", "none") else []
@@ -46,10 +48,11 @@ try:
     clash = set(SWEEP_BEST) & set(SPECS)
     if clash:
         raise WorkflowError(f"experiment(s) {sorted(clash)} have the name a sweep gives its best point; rename them")
-    RUNS = EXPERIMENTS + (["tuned"] if SEARCH else []) + SWEEP_BEST
+    TRAINED = EXPERIMENTS + ([TUNED] if SEARCH else [])  # what train_experiment trains
+    RUNS = TRAINED + SWEEP_BEST
     CLAIMS_FILE = config.get("claims_file")
     CLAIMS, CLAIMS_LEFT_OUT = (
-        resolve_claims(CLAIMS_FILE, RUNS, later=lambda exp: exp == "tuned" or exp.endswith("_best"))
+        resolve_claims(CLAIMS_FILE, RUNS, later=lambda exp: exp == TUNED or exp.endswith("_best"))
         if CLAIMS_FILE not in (None, "", "null", "none") else ([], []))
 except ConfigError as err:
     raise WorkflowError(f"invalid experiment file: {err}") from None
@@ -68,14 +71,11 @@ CONDA_ENV = str(Path(workflow.basedir) / "environment.yml")
 # Results kept by content (store.py): training and sweep jobs reuse them when the same job comes back.
 STORE = config.get("store") or ""
 LIB = "src/lessonbench/"
-# The command module of each step (cli.STEPS); its code inputs are that module and everything it imports
-# from the package, transitively (imports.py reads them with ast): a real edit reruns the steps that import
-# the edited module and only those (checksummed: a touch reruns nothing).
-STEP_MODULES = {"data": "data", "train": "experiment", "search": "search", "search_summary": "figures_search",
-                "tables": "tables", "claims": "claims", "sweep": "sweeps", "claim_figures": "figures_claims",
-                "figures": "figures", "illustrations": "figures_lesson", "verify": "verify", "report": "report"}
-CODE = {step: source_files(LIB, [module]) for step, module in STEP_MODULES.items()}
-CODE["report"] += [f"{LIB}templates/report.html.j2", f"{LIB}templates/report.css"]
+# Each step's code inputs: the module that holds its command (cli.STEPS, keyed by the step's one name: the rule's
+# and the command's) and everything it imports from the package, transitively (imports.py reads them with ast):
+# a real edit reruns the steps that import the edited module and only those (checksummed: a touch reruns nothing).
+CODE = {step: source_files(LIB, [module]) for step, module in STEPS.items()}
+CODE["render_report"] += [f"{LIB}templates/report.html.j2", f"{LIB}templates/report.css"]
 
 
 def files_hash(paths) -> str:
@@ -110,9 +110,46 @@ SPEC_FILES = {exp: settings_file("specs", exp, spec) for exp, spec in SPECS.item
 TRAINING_FILES = {exp: settings_file("training", exp, training_spec(spec)) for exp, spec in SPECS.items()}
 
 
+# The search's choice and each sweep's best point have spec files too, written by those steps.
+SEARCH_CHOICE = f"results/search/random-{SEARCH['search_seeds'][0]}" if SEARCH else None
+if SEARCH:
+    TRAINING_FILES[TUNED] = f"{SEARCH_CHOICE}/spec.json"
+RUN_SPEC_FILES = ({**SPEC_FILES, **({TUNED: TRAINING_FILES[TUNED]} if SEARCH else {})}
+                  | {f"{sweep['id']}_best": f"results/sweeps/{sweep['id']}/spec.json" for sweep in SWEEPS})
+
+
 def get_training_spec(wildcards):
-    """The settings file of the part of one experiment that changes its numbers."""
+    """The settings file of the part of one experiment that changes its numbers (the search's choice: its spec)."""
     return TRAINING_FILES[wildcards.experiment]
+
+
+# The files one training run writes (an experiment's, a seed chunk's, a sweep's best point), named once.
+RUN_FILES = {"history": "history.parquet", "runs": "runs.parquet", "test_probs": "test_probs.parquet",
+             "weights": "weights.pt", "timing": "timing.json"}
+
+
+DETERMINISTIC_RUN_FILES = [name for name in RUN_FILES if name != "timing"]  # wall times are not
+
+
+def run_files(folder, names=tuple(RUN_FILES)):
+    """{name: path} of a run's files in `folder` (a pattern like results/runs/{experiment})."""
+    return {name: f"{folder}/{RUN_FILES[name]}" for name in names}
+
+
+def run_options(block="output", names=tuple(RUN_FILES), prefix=""):
+    """A run's files as a step's options: '--history {output.history:q} --runs {output.runs:q} ...'."""
+    return " ".join(f"--{prefix}{name.replace('_', '-')} {{{block}.{name}:q}}" for name in names)
+
+
+def all_runs(name):
+    """One of the run files of every experiment with runs, in order."""
+    return [run_files(f"results/runs/{exp}")[name] for exp in RUNS]
+
+
+# The one train command: train_experiment runs it for an experiment, train_chunk for some of its seeds.
+TRAIN_COMMAND = ("python -m lessonbench train_experiment --experiment {wildcards.experiment} --spec {input.spec:q}"
+                 " --threads {params.threads} --device {params.device} --store {params.store:q}"
+                 f" --split {{input.split:q}} --scaler {{input.scaler:q}} {run_options()}")
 
 
 CLAIMS_SETTINGS = settings_file("claims", "claims", {"claims": CLAIMS, "left_out": CLAIMS_LEFT_OUT})
@@ -148,9 +185,7 @@ def get_sweep(wildcards):
 def get_sweep_experiment_files(wildcards):
     """The swept experiment's run files: the point at its own value is read back from them."""
     exp = SWEEP_BY_ID[wildcards.sweep]["experiment"]
-    return {name: f"results/runs/{exp}/{name}.{ext}" for name, ext in
-            (("history", "parquet"), ("runs", "parquet"), ("test_probs", "parquet"), ("weights", "pt"),
-             ("timing", "json"))}
+    return run_files(f"results/runs/{exp}")
 
 
 def get_final_output():
@@ -161,9 +196,12 @@ def get_final_output():
 SEED_CHUNK = config.get("seed_chunk")
 
 
+SEEDS = {exp: spec["seeds"] for exp, spec in SPECS.items()} | ({TUNED: SEARCH["base_spec"]["seeds"]} if SEARCH else {})
+
+
 def chunk_seeds(experiment):
     """{chunk index: seeds} of one experiment."""
-    seeds = list(range(SPECS[experiment]["seeds"]))
+    seeds = list(range(SEEDS[experiment]))
     return {i: seeds[start:start + SEED_CHUNK] for i, start in enumerate(range(0, len(seeds), SEED_CHUNK))}
 
 
@@ -172,12 +210,10 @@ def get_chunk_seeds(wildcards):
     return " ".join(map(str, chunk_seeds(wildcards.experiment)[int(wildcards.chunk)]))
 
 
-def chunk_files(kind):
-    def files(wildcards):
-        return [f"results/runs/{wildcards.experiment}/chunks/{i}/{kind}"
-                for i in chunk_seeds(wildcards.experiment)]
-
-    return files
+def get_chunk_files(wildcards):
+    """Each run file of every chunk of one experiment: {name: [path per chunk]}."""
+    chunks = [run_files(f"results/runs/{wildcards.experiment}/chunks/{i}") for i in chunk_seeds(wildcards.experiment)]
+    return {name: [chunk[name] for chunk in chunks] for name in RUN_FILES}
 
 
 # The search (search.smk): its settings and base experiment as settings files; several workers can share
@@ -232,3 +268,19 @@ ILLUSTRATION_FILES = {
 # Section titles from the experiment files' `sections:` blocks (the report's headings).
 SECTION_TITLES = resolve_sections(config["experiment_files"])
 SECTION_TITLES_FILE = settings_file("report", "section_titles", {s: SECTION_TITLES.get(s) for s in SECTIONS})
+
+
+# What the table, figure and claim steps write, named once for the rules that write and read them.
+CLAIM_FIGURES = [f"results/figures/claims/{claim['id']}.png" for claim in CLAIMS]
+FIGURES = {
+    "leaderboard": "results/figures/leaderboard.png",
+    "small_multiples": "results/figures/curves_all.png",
+    "confusion": "results/figures/confusion.png",
+    "errors": "results/figures/errors.png",
+}
+SECTION_FIGURES = [f"results/figures/curves_{section}.png" for section in SECTIONS]
+SENSITIVITY_FIGURE = ["results/figures/sensitivity.png"] if SWEEPS else []
+TABLES = ["experiments", "history", "runs", "test_probs", "leaderboard", "comparisons", "timings", "showcase", "data"]
+TABLES += ["tuned_vs_base"] if SEARCH else []
+TABLES += ["sweep_points", "sweep_summary"] if SWEEPS else []
+SEARCH_TABLES = ["search_trials", "search_rounds", "search_samplers", "search_choice", "search_timings"]

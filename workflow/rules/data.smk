@@ -1,6 +1,6 @@
 rule prepare_data:
     input:
-        code=CODE["data"],
+        code=CODE["prepare_data"],
         settings=DATA_SETTINGS,
     output:
         split="results/data/split.parquet",
@@ -15,5 +15,5 @@ rule prepare_data:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench prepare-data --data {input.settings:q}"
+        "python -m lessonbench prepare_data --data {input.settings:q}"
         " --split {output.split:q} --scaler {output.scaler:q} --train-val {output.train_val:q} > {log:q} 2>&1"

@@ -1,16 +1,6 @@
-FIGURES = {
-    "leaderboard": "results/figures/leaderboard.png",
-    "small_multiples": "results/figures/curves_all.png",
-    "confusion": "results/figures/confusion.png",
-    "errors": "results/figures/errors.png",
-    "showcase": "results/figures/showcase.json",
-}
-SECTION_FIGURES = [f"results/figures/curves_{section}.png" for section in SECTIONS]
-
-
 rule draw_figures:
     input:
-        code=CODE["figures"],
+        code=CODE["draw_figures"],
         tables=rules.collect_tables.output,
         split="results/data/split.parquet",
     output:
@@ -30,7 +20,7 @@ rule draw_figures:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench figures --tables {params.tables:q} --split {input.split:q}"
+        "python -m lessonbench draw_figures --tables {params.tables:q} --split {input.split:q}"
         " --leaderboard {output.leaderboard:q} --small-multiples {output.small_multiples:q}"
-        " --confusion {output.confusion:q} --errors {output.errors:q} --showcase {output.showcase:q}"
+        " --confusion {output.confusion:q} --errors {output.errors:q}"
         " --sections {params.sections:q} --section-figures {output.sections:q} > {log:q} 2>&1"

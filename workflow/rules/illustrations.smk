@@ -2,7 +2,7 @@
 # (common.smk), so changing one setting redraws only that picture and the report.
 rule draw_optimizer_paths:
     input:
-        code=CODE["illustrations"],
+        code=CODE["draw_optimizer_paths"],
         settings=ILLUSTRATION_FILES["optimizer_paths"],
     output:
         table="results/illustrations/optimizer_paths.parquet",
@@ -17,13 +17,13 @@ rule draw_optimizer_paths:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench optimizer-paths --settings {input.settings:q}"
+        "python -m lessonbench draw_optimizer_paths --settings {input.settings:q}"
         " --table {output.table:q} --figure {output.figure:q} > {log:q} 2>&1"
 
 
 rule draw_activations:
     input:
-        code=CODE["illustrations"],
+        code=CODE["draw_activations"],
         settings=ILLUSTRATION_FILES["activations"],
         split="results/data/split.parquet",
         scaler="results/data/scaler.json",
@@ -41,14 +41,14 @@ rule draw_activations:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench activations --settings {input.settings:q} --split {input.split:q}"
+        "python -m lessonbench draw_activations --settings {input.settings:q} --split {input.split:q}"
         " --scaler {input.scaler:q} --table {output.table:q} --deep-figure {output.deep:q}"
         " --lesson-figure {output.lesson:q} > {log:q} 2>&1"
 
 
 rule measure_symmetry:
     input:
-        code=CODE["illustrations"],
+        code=CODE["measure_symmetry"],
         weights=[f"results/runs/{SYMMETRY[role]}/weights.pt" for role in ("constant", "reference")],
     output:
         table="results/illustrations/symmetry.parquet",
@@ -65,13 +65,13 @@ rule measure_symmetry:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench symmetry --tolerance {params.tolerance} --experiments {params.experiments}"
+        "python -m lessonbench measure_symmetry --tolerance {params.tolerance} --experiments {params.experiments}"
         " --weights {input.weights:q} --table {output.table:q} > {log:q} 2>&1"
 
 
 rule summarise_models:
     input:
-        code=CODE["illustrations"],
+        code=CODE["summarise_models"],
         models=ILLUSTRATION_FILES["models"],
     output:
         "results/illustrations/model_summaries.json",
@@ -84,4 +84,4 @@ rule summarise_models:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench model-summaries --models {input.models:q} --output {output:q} > {log:q} 2>&1"
+        "python -m lessonbench summarise_models --models {input.models:q} --output {output:q} > {log:q} 2>&1"

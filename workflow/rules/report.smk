@@ -1,6 +1,6 @@
 rule render_report:
     input:
-        code=CODE["report"],
+        code=CODE["render_report"],
         section_titles=SECTION_TITLES_FILE,
         tables=rules.collect_tables.output,
         claims=rules.check_claims.output,
@@ -8,11 +8,11 @@ rule render_report:
         sensitivity=SENSITIVITY_FIGURE,
         **FIGURES,
         sections=SECTION_FIGURES,
-        scaler="results/data/scaler.json",
         verification=get_verification,
         optimizer_paths=rules.draw_optimizer_paths.output.table,
         optimizer_paths_figure=rules.draw_optimizer_paths.output.figure,
         activations=rules.draw_activations.output.table,
+        activations_settings=ILLUSTRATION_FILES["activations"],
         activations_deep=rules.draw_activations.output.deep,
         activations_lesson=rules.draw_activations.output.lesson,
         symmetry=rules.measure_symmetry.output.table,
@@ -40,15 +40,16 @@ rule render_report:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench report --tables {params.tables:q} --scaler {input.scaler:q}"
+        "python -m lessonbench render_report --tables {params.tables:q}"
         " --leaderboard {input.leaderboard:q} --small-multiples {input.small_multiples:q}"
         " --confusion {input.confusion:q} --errors {input.errors:q}"
-        " --showcase {input.showcase:q} --sections {params.sections:q}"
+        " --sections {params.sections:q}"
         " --section-figures {input.sections:q} --claim-figures {input.claim_figures:q}"
         " --sensitivity-figure {input.sensitivity:q}"
         " --config-hash {params.config_hash}"
         " --section-titles {input.section_titles:q} --threads {params.threads} --ledger {params.ledger:q} --html {output.html:q} --pdf {output.pdf:q}"
         " --verification {input.verification:q} --search {params.search} --illustrations optimizer_paths={input.optimizer_paths:q}"
         " optimizer_paths_figure={input.optimizer_paths_figure:q} activations={input.activations:q}"
+        " activations_settings={input.activations_settings:q}"
         " activations_deep={input.activations_deep:q} activations_lesson={input.activations_lesson:q}"
         " symmetry={input.symmetry:q} model_summaries={input.model_summaries:q} > {log:q} 2>&1"

@@ -1,10 +1,11 @@
 # The lesson's hyperparameter search (experiments/search.yaml), on training and validation data only.
-# One job per search (strategy x search seed); the first random search's choice becomes `tuned`.
+# One job per search (strategy x search seed); the first random search's choice becomes `tuned`, trained by
+# train_experiment from the spec that search writes.
 if SEARCH:
 
     rule search_worker:
         input:
-            code=CODE["search"],
+            code=CODE["search_worker"],
             settings=SEARCH_SETTINGS_FILE,
             base=SEARCH_BASE_FILE,
             train_val="results/data/train_val.parquet",
@@ -15,7 +16,7 @@ if SEARCH:
             threads=config["torch_threads"],
             device=config["device"],
             storage=config.get("search_storage") or "",
-            code_version=files_hash(CODE["search"]),
+            code_version=files_hash(CODE["search_worker"]),
         log:
             "results/logs/search/random-{seed}-worker-{worker}.log",
         wildcard_constraints:
@@ -29,7 +30,7 @@ if SEARCH:
         conda:
             CONDA_ENV
         shell:
-            "python -m lessonbench search-worker --search-seed {wildcards.seed} --worker {wildcards.worker}"
+            "python -m lessonbench search_worker --search-seed {wildcards.seed} --worker {wildcards.worker}"
             f" --workers {SEARCH_WORKERS}"
             " --settings {input.settings:q} --base {input.base:q} --storage {params.storage:q}"
             " --code-version {params.code_version} --threads {params.threads} --device {params.device}"
@@ -48,6 +49,7 @@ if SEARCH:
             trials="results/search/{strategy}-{seed}/trials.parquet",
             trials_csv="results/search/{strategy}-{seed}/trials.csv",
             best="results/search/{strategy}-{seed}/best.json",
+            spec="results/search/{strategy}-{seed}/spec.json",
             timing="results/search/{strategy}-{seed}/timing.json",
         params:
             threads=config["torch_threads"],
@@ -74,44 +76,11 @@ if SEARCH:
             " --settings {input.settings:q} --base {input.base:q} --threads {params.threads}"
             " --device {params.device} --code-version {params.code_version} --storage={params.storage:q} --train-val {input.train_val:q}"
             " --scaler {input.scaler:q} --database {params.database:q} --trials {output.trials:q}"
-            " --best {output.best:q} --timing {output.timing:q} > {log:q} 2>&1"
-
-    rule train_tuned:
-        input:
-            code=CODE["train"],
-            best=f"results/search/random-{SEARCH['search_seeds'][0]}/best.json",
-            split="results/data/split.parquet",
-            scaler="results/data/scaler.json",
-        output:
-            history="results/runs/tuned/history.parquet",
-            runs="results/runs/tuned/runs.parquet",
-            test_probs="results/runs/tuned/test_probs.parquet",
-            weights="results/runs/tuned/weights.pt",
-            timing="results/runs/tuned/timing.json",
-        params:
-            threads=config["torch_threads"],
-            device=config["device"],
-            store=STORE,
-        log:
-            "results/logs/train_experiment/tuned.log",
-        resources:
-            mem_mb=2000,
-            runtime=60,
-            gpu=GPUS,
-        threads: 1
-        conda:
-            CONDA_ENV
-        shell:
-            "python -m lessonbench train --experiment tuned --spec-file {input.best:q}"
-            " --threads {params.threads} --device {params.device} --store {params.store:q} --split {input.split:q} --scaler {input.scaler:q}"
-            " --history {output.history:q} --runs {output.runs:q} --test-probs {output.test_probs:q}"
-            " --weights {output.weights:q} --timing {output.timing:q} > {log:q} 2>&1"
-
-    SEARCH_TABLES = ["search_trials", "search_rounds", "search_samplers", "search_choice", "search_timings"]
+            " --best {output.best:q} --spec {output.spec:q} --timing {output.timing:q} > {log:q} 2>&1"
 
     rule summarise_search:
         input:
-            code=CODE["search_summary"],
+            code=CODE["summarise_search"],
             settings=SEARCH_SETTINGS_FILE,
             trials=expand("results/search/{search}/trials.parquet", search=SEARCHES),
             best=expand("results/search/{search}/best.json", search=SEARCHES),
@@ -131,6 +100,6 @@ if SEARCH:
         conda:
             CONDA_ENV
         shell:
-            "python -m lessonbench summarise-search --settings {input.settings:q} --trials {input.trials:q}"
+            "python -m lessonbench summarise_search --settings {input.settings:q} --trials {input.trials:q}"
             " --best {input.best:q} --timing {input.timing:q} --outdir {params.outdir:q}"
             " --values-figure {output.values:q} --samplers-figure {output.samplers:q} > {log:q} 2>&1"

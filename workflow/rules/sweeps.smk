@@ -1,24 +1,18 @@
 # Sensitivity sweeps (experiments/sweeps.yaml): one job per sweep trains every value x seed, reads the
 # experiment's own value back, chooses the best value on validation data and scores only that point on
 # the test set, as the experiment `<sweep>_best`.
-SENSITIVITY_FIGURE = ["results/figures/sensitivity.png"] if SWEEPS else []
-
-
 rule train_sweep:
     input:
         unpack(get_sweep_experiment_files),
-        code=CODE["sweep"],
+        code=CODE["train_sweep"],
         sweep=get_sweep,
         split="results/data/split.parquet",
         scaler="results/data/scaler.json",
     output:
         points="results/sweeps/{sweep}/points.parquet",
         best="results/sweeps/{sweep}/best.json",
-        history="results/runs/{sweep}_best/history.parquet",
-        runs="results/runs/{sweep}_best/runs.parquet",
-        test_probs="results/runs/{sweep}_best/test_probs.parquet",
-        weights="results/runs/{sweep}_best/weights.pt",
-        timing="results/runs/{sweep}_best/timing.json",
+        spec="results/sweeps/{sweep}/spec.json",
+        **run_files("results/runs/{sweep}_best"),
     params:
         threads=config["torch_threads"],
         device=config["device"],
@@ -35,16 +29,16 @@ rule train_sweep:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench sweep --sweep {input.sweep:q} --store {params.store:q} --threads {params.threads} --device {params.device}"
-        " --experiment-files history={input.history:q} runs={input.runs:q} test_probs={input.test_probs:q}"
-        " weights={input.weights:q} timing={input.timing:q} --split {input.split:q} --scaler {input.scaler:q}"
-        " --points {output.points:q} --best {output.best:q} --history {output.history:q} --runs {output.runs:q}"
-        " --test-probs {output.test_probs:q} --weights {output.weights:q} --timing {output.timing:q} > {log:q} 2>&1"
+        "python -m lessonbench train_sweep --sweep {input.sweep:q} --store {params.store:q} --threads {params.threads}"
+        " --device {params.device} --experiment-files history={input.history:q} runs={input.runs:q}"
+        " test_probs={input.test_probs:q} weights={input.weights:q} timing={input.timing:q}"
+        " --split {input.split:q} --scaler {input.scaler:q} --points {output.points:q} --best {output.best:q}"
+        f" --spec {{output.spec:q}} {run_options()} > {{log:q}} 2>&1"
 
 
 rule draw_sensitivity:
     input:
-        code=CODE["claim_figures"],
+        code=CODE["draw_sensitivity"],
         tables=rules.collect_tables.output,
     output:
         SENSITIVITY_FIGURE or "results/figures/sensitivity.png",
@@ -59,4 +53,4 @@ rule draw_sensitivity:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench sensitivity-figure --tables {params.tables:q} --figure {output:q} > {log:q} 2>&1"
+        "python -m lessonbench draw_sensitivity --tables {params.tables:q} --figure {output:q} > {log:q} 2>&1"

@@ -2,14 +2,11 @@
 # deterministic files byte for byte with the stored ones; the report cites the result.
 rule verify_determinism:
     input:
-        code=CODE["verify"],
+        code=CODE["verify_determinism"],
         spec=get_training_spec,
         split="results/data/split.parquet",
         scaler="results/data/scaler.json",
-        history="results/runs/{experiment}/history.parquet",
-        runs="results/runs/{experiment}/runs.parquet",
-        test_probs="results/runs/{experiment}/test_probs.parquet",
-        weights="results/runs/{experiment}/weights.pt",
+        **run_files("results/runs/{experiment}", DETERMINISTIC_RUN_FILES),
     output:
         "results/verify/{experiment}.json",
     params:
@@ -25,10 +22,9 @@ rule verify_determinism:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench verify --experiment {wildcards.experiment} --spec {input.spec:q}"
+        "python -m lessonbench verify_determinism --experiment {wildcards.experiment} --spec {input.spec:q}"
         " --threads {params.threads} --device {params.device} --split {input.split:q} --scaler {input.scaler:q}"
-        " --history {input.history:q} --runs {input.runs:q} --test-probs {input.test_probs:q}"
-        " --weights {input.weights:q} --output {output:q} > {log:q} 2>&1"
+        f" {run_options('input', DETERMINISTIC_RUN_FILES)} --output {{output:q}} > {{log:q}} 2>&1"
 
 
 rule verify:
@@ -40,4 +36,4 @@ rule verify:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench check-verification {input:q} 2>&1 | tee {log:q}"
+        "python -m lessonbench verify {input:q} 2>&1 | tee {log:q}"
