@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,13 +94,10 @@ def main() -> None:
     notebook = notebook_seconds()
     print(f"  lesson notebook, one seed of {EXPERIMENT}: {notebook:.1f} s", flush=True)
     rows = []
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    from stacked_vs_lesson import scratch_copy
+
     with tempfile.TemporaryDirectory(prefix="lessonbench-loop-") as scratch:
-        work = Path(scratch) / "repo"
-        for name in tracked:
-            if (ROOT / name).is_file():
-                (work / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(ROOT / name, work / name)
+        work = scratch_copy(Path(scratch) / "repo")
         lesson = work / "experiments" / "lesson.yaml"
 
         def step(name: str, what: str, *extra: str) -> None:

@@ -100,3 +100,27 @@ def test_default_sweeps_resolve(lesson):
     assert [s["experiment"] for s in sweeps] == ["sgd_uniform", "momentum", "adagrad", "adam", "l2", "dropout"]
     for sweep in sweeps:  # each includes the experiment's own value, which is read back rather than trained
         assert sweep["lesson_value"] in sweep["values"] and sweep["seeds"] == 5
+
+
+def test_points_trained_before_are_read_back_from_the_store_bit_for_bit(files, tmp_path):
+    """An edit of the swept experiment's own value leaves the other points' specs as they were: not retrained."""
+    store_dir, logs = tmp_path / "store", []
+    sweep = sweep_of(files, [0.01, 0.05, 0.1])  # 0.01 is adam's own value: read back from its files
+    first, _, _ = run_sweep(sweep, files["split"], files["scaler"], files["experiment"], 1, log=logs.append,
+                            store_dir=store_dir)
+    assert not any("from the store" in line for line in logs)
+    # adam's lr edited to 0.02: 0.01 is now a point of its own (trained), 0.05 and 0.1 were trained before
+    edited = {**sweep, "lesson_value": 0.02, "spec": with_values(files["spec"], {"optimizer.lr": 0.02})}
+    logs.clear()
+    stored = run_sweep(edited, files["split"], files["scaler"], files["experiment"], 1, log=logs.append,
+                       store_dir=store_dir)
+    assert sum("read back from the store" in line for line in logs) == 2
+    fresh = run_sweep(edited, files["split"], files["scaler"], files["experiment"], 1, **QUIET)  # no store
+    pd.testing.assert_frame_equal(stored[0], fresh[0])
+    for name in ("history", "runs", "test_probs"):
+        pd.testing.assert_frame_equal(stored[1][name], fresh[1][name])
+    for seed, state in fresh[1]["weights"].items():
+        assert all(torch.equal(state[k], stored[1]["weights"][seed][k]) for k in state)
+    assert stored[2] == fresh[2] and stored[2]["value"] in (0.05, 0.1)  # the best point was a stored one
+    same = first["value"] != 0.01  # the points both runs share, with the same numbers
+    assert first[same]["final_val_accuracy"].tolist() == fresh[0][same]["final_val_accuracy"].tolist()

@@ -8,6 +8,7 @@ steps that import it. Read with `ast`, nothing is imported or run.
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 PACKAGE = "lessonbench"
@@ -17,6 +18,13 @@ ENTRY = ("__init__", "__main__", "cli")
 
 def imported(path: Path) -> set[str]:
     """Names of the package modules that one source file imports (anywhere in it)."""
+    stat = Path(path).stat()  # each file is parsed once per version, however many steps import it
+    return set(_imported(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@cache
+def _imported(name: str, mtime_ns: int, size: int) -> frozenset[str]:
+    path = Path(name)
     found = set()
     package = path.parent
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
@@ -31,7 +39,7 @@ def imported(path: Path) -> set[str]:
         elif isinstance(node, ast.Import):
             found |= {alias.name.split(".")[1] for alias in node.names
                       if alias.name.startswith(PACKAGE + ".")}
-    return found
+    return frozenset(found)
 
 
 def closure(package_dir, modules) -> list[str]:

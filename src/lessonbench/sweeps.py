@@ -6,12 +6,17 @@ one value changed, so a point gives the same bits as the experiment with that va
 files (seed k is bit-identical whatever else trains beside it), not trained again. The best value is
 the one with the highest mean final validation accuracy (a diverged seed counts at chance); only that
 point is then scored on the test set, once, and written as the experiment `<sweep>_best`.
+
+With a store (config `store`), each trained point is kept under its own spec, seeds, data and code
+(`trained_point`): editing the experiment's own value (its lr, in an lr sweep) changes the sweep's spec
+but no other point's, so only the points never trained before train.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,11 +25,12 @@ import pandas as pd
 import torch
 
 from lessonbench import fileio, store
-from lessonbench.config import with_values
+from lessonbench.config import training_spec, with_values
 from lessonbench.data import load_part, read_scaler
 from lessonbench.experiment import write_experiment
 from lessonbench.fileio import log
-from lessonbench.training import history_frame, summarise_stack, train_stack
+from lessonbench.stacked import StackedMLP
+from lessonbench.training import StackRun, history_frame, resolve_device, summarise_stack, train_stack
 
 CHANCE = 0.1  # validation accuracy of a diverged seed: non-finite outputs predict one class of ten
 
@@ -52,8 +58,40 @@ def point_rows(sweep: dict, value: float, history: pd.DataFrame, seeds: list[int
              "final_train_accuracy": train[seed]} for seed in seeds]
 
 
+def trained_point(spec: dict, seeds: list[int], data: dict, device: str, store_dir, key_inputs: dict,
+                  threads: int) -> tuple[StackRun, bool]:
+    """One value's seeds trained as one stack, or read back from the store if this point was trained before.
+
+    A point is keyed by its own training spec (the swept value set), seeds, data and code, not by the sweep:
+    editing the swept experiment's own value (its lr, in an lr sweep) leaves every other point's spec as it
+    was, so those points are not trained again. Stored: the history, the stacked model's state (for the test
+    scoring, should the point be chosen) and which seeds diverged. Returns the run and whether it was stored.
+    """
+    if not store_dir:
+        return train_stack(spec, seeds, data, device, log=lambda message: None), False
+    point_key = store.key("sweep_point", {"spec": training_spec(spec), "seeds": seeds, "threads": threads,
+                                          "device": device}, key_inputs)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"history": f"{tmp}/history.parquet", "model": f"{tmp}/model.pt", "run": f"{tmp}/run.json"}
+        if store.fetch(store_dir, point_key, files) is not None:
+            model = StackedMLP(spec["model"], len(seeds), resolve_device(device))
+            model.load_state_dict(torch.load(files["model"], weights_only=True))
+            facts = json.loads(Path(files["run"]).read_text())
+            run = StackRun(seeds=list(seeds), model=model,
+                           history=pd.read_parquet(files["history"]).to_dict("records"),
+                           diverged_epoch={int(seed): epoch for seed, epoch in facts["diverged_epoch"].items()})
+            return run, True
+        run = train_stack(spec, seeds, data, device, log=lambda message: None)
+        fileio.write_parquet(history_frame(run.history), files["history"])
+        torch.save(run.model.state_dict(), files["model"])
+        fileio.write_json({"diverged_epoch": {str(seed): epoch for seed, epoch in run.diverged_epoch.items()}},
+                          files["run"])
+        store.keep(store_dir, point_key, files, {"step": "sweep_point", "value_spec": training_spec(spec)})
+        return run, False
+
+
 def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, threads: int, device: str = "cpu",
-              log=print) -> tuple[pd.DataFrame, dict, dict]:
+              log=print, store_dir="") -> tuple[pd.DataFrame, dict, dict]:
     """Train every value; return (points table, best point's run files, best.json)."""
     torch.set_num_threads(threads)
     seeds = list(range(sweep["seeds"]))
@@ -68,9 +106,12 @@ def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, thre
             run = None
             log(f"{sweep['id']}: {sweep['key']} = {value:g} is {sweep['experiment']!r} itself: read back")
         else:
-            run = train_stack(spec, seeds, data, device, log=lambda message: None)
+            run, stored = trained_point(spec, seeds, data, device, store_dir,
+                                        {"split": split_path, "scaler": scaler_path}, threads)
             history = history_frame(run.history)
-            log(f"{sweep['id']}: {sweep['key']} = {value:g}: {len(seeds)} seeds in {run.seconds:.1f} s")
+            log(f"{sweep['id']}: {sweep['key']} = {value:g}: {len(seeds)} seeds "
+                + ("read back from the store (trained before: same spec, data and code)" if stored
+                   else f"in {run.seconds:.1f} s"))
         rows = point_rows(sweep, value, history, seeds)
         mean = float(np.mean([r["final_val_accuracy"] for r in rows]))
         log(f"  mean final validation accuracy {100 * mean:.2f}%")
@@ -119,7 +160,7 @@ def train_sweep_step(args) -> None:
 
     def run() -> None:
         points, result, chosen = run_sweep(sweep, args.split, args.scaler, experiment_files, args.threads,
-                                           args.device, log=log)
+                                           args.device, log=log, store_dir=args.store)
         fileio.write_parquet(points, args.points)
         fileio.write_json(chosen, args.best)
         fileio.write_json(chosen["spec"], args.spec)  # the best point's spec: what the tables read
