@@ -59,9 +59,10 @@ def train_group(spec: dict, rows: list[dict], data: dict, seed: int, device: tor
     Every trial uses the same training seed (same initial weights, batch order and dropout draws), so
     trials differ only in their hyperparameters (each its own learning rate, L2 and dropout: build_stack).
     """
-    per_seed = {name: [row.get(path, default) for row in rows] for (path, name), default in zip(
-        PER_ROW.items(), (spec["optimizer"]["lr"], spec["optimizer"].get("weight_decay", 0.0),
-                          spec["model"]["dropout"]))}
+    own = {"optimizer.lr": spec["optimizer"]["lr"],  # the base's value where a trial leaves one unset
+           "optimizer.weight_decay": spec["optimizer"].get("weight_decay", 0.0),
+           "model.dropout": spec["model"]["dropout"]}
+    per_seed = {name: [row.get(path, own[path]) for row in rows] for path, name in PER_ROW.items()}
     stack = build_stack(spec, [seed] * len(rows), device, per_seed)
     x, y = (t.to(device) for t in data["train"])
     for _ in range(spec["epochs"]):

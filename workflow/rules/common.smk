@@ -110,12 +110,12 @@ SPEC_FILES = {exp: settings_file("specs", exp, spec) for exp, spec in SPECS.item
 TRAINING_FILES = {exp: settings_file("training", exp, training_spec(spec)) for exp, spec in SPECS.items()}
 
 
-# The search's choice and each sweep's best point have spec files too, written by those steps.
-SEARCH_CHOICE = f"results/search/random-{SEARCH['search_seeds'][0]}" if SEARCH else None
-if SEARCH:
-    TRAINING_FILES[TUNED] = f"{SEARCH_CHOICE}/spec.json"
-RUN_SPEC_FILES = ({**SPEC_FILES, **({TUNED: TRAINING_FILES[TUNED]} if SEARCH else {})}
-                  | {f"{sweep['id']}_best": f"results/sweeps/{sweep['id']}/spec.json" for sweep in SWEEPS})
+# The search's choice and each sweep's best point have spec files too, written by those steps; training
+# reads the search's (train_experiment trains `tuned`), the tables read all of them.
+CHOSEN_SPEC_FILES = ({TUNED: f"results/search/random-{SEARCH['search_seeds'][0]}/spec.json"} if SEARCH else {}) | {
+    f"{sweep['id']}_best": f"results/sweeps/{sweep['id']}/spec.json" for sweep in SWEEPS}
+TRAINING_FILES |= {exp: path for exp, path in CHOSEN_SPEC_FILES.items() if exp == TUNED}
+RUN_SPEC_FILES = SPEC_FILES | CHOSEN_SPEC_FILES
 
 
 def get_training_spec(wildcards):
@@ -126,8 +126,6 @@ def get_training_spec(wildcards):
 # The files one training run writes (an experiment's, a seed chunk's, a sweep's best point), named once.
 RUN_FILES = {"history": "history.parquet", "runs": "runs.parquet", "test_probs": "test_probs.parquet",
              "weights": "weights.pt", "timing": "timing.json"}
-
-
 DETERMINISTIC_RUN_FILES = [name for name in RUN_FILES if name != "timing"]  # wall times are not
 
 
