@@ -89,6 +89,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cores", default="2", help="snakemake --cores (default 2, the machine the targets are for)")
     p.add_argument("--json", help="also write the figures here as JSON")
+    p.add_argument("--work", help="make the scratch copy here and leave it (for a cmp of its results afterwards); "
+                                  "default: a temporary folder, removed")
     args = p.parse_args()
     print(f"change loop on {platform.node()} ({os.cpu_count()} CPUs), snakemake --cores {args.cores}", flush=True)
     notebook = notebook_seconds()
@@ -97,7 +99,9 @@ def main() -> None:
     from stacked_vs_lesson import scratch_copy
 
     with tempfile.TemporaryDirectory(prefix="lessonbench-loop-") as scratch:
-        work = scratch_copy(Path(scratch) / "repo")
+        if args.work and Path(args.work).exists():
+            raise SystemExit(f"--work {args.work}: already exists; give a new folder")
+        work = scratch_copy(Path(args.work) if args.work else Path(scratch) / "repo")
         lesson = work / "experiments" / "lesson.yaml"
 
         def step(name: str, what: str, *extra: str) -> None:

@@ -191,6 +191,22 @@ def test_seed_model_is_the_lessons_sequential(lesson):
     assert stack.parameters_per_seed() == sum(p.numel() for p in plain.parameters())
 
 
+@pytest.mark.parametrize("exp_id", ["momentum", "lesson_best"])  # plain; batchnorm and dropout
+def test_seeds_put_back_into_a_stack_are_the_stack_those_seeds_train(exp_id, lesson, small_data):
+    """load_seed_state inverts seed_state: seeds 2 and 0 of a stack of three, put into a stack of two, are
+    bit for bit the stack that trains seeds [2, 0] (every parameter, padding and buffer of its state_dict)."""
+    spec = short(lesson[1][exp_id], 2)
+    three = train_stack(spec, [0, 1, 2], small_data, **QUIET)
+    two = train_stack(spec, [2, 0], small_data, **QUIET)
+    assembled = StackedMLP(spec["model"], 2)
+    for k, seed in enumerate([2, 0]):
+        assembled.load_seed_state(k, three.model.seed_state(seed))
+    expected, got = two.model.state_dict(), assembled.state_dict()
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_asking_for_an_absent_gpu_is_a_clear_error():
     with pytest.raises(RuntimeError, match="device: cuda.*finds no CUDA GPU"):

@@ -12,7 +12,8 @@ from lessonbench.config import resolve_sweeps, with_values
 from lessonbench.data import fit_scaler
 from lessonbench.experiment import run_experiment, write_experiment
 from lessonbench.fileio import write_json, write_parquet
-from lessonbench.sweeps import run_sweep, summarise_points
+from lessonbench.sweeps import run_sweep
+from lessonbench.tables import summarise_points
 
 from .conftest import ROOT, assert_names_field
 
@@ -109,18 +110,38 @@ def test_points_trained_before_are_read_back_from_the_store_bit_for_bit(files, t
     first, _, _ = run_sweep(sweep, files["split"], files["scaler"], files["experiment"], 1, log=logs.append,
                             store_dir=store_dir)
     assert not any("from the store" in line for line in logs)
-    # adam's lr edited to 0.02: 0.01 is now a point of its own (trained), 0.05 and 0.1 were trained before
+    # adam's lr edited to 0.02: 0.01 is now a point of its own, kept when it was read back from adam's files;
+    # 0.05 and 0.1 were trained before
     edited = {**sweep, "lesson_value": 0.02, "spec": with_values(files["spec"], {"optimizer.lr": 0.02})}
     logs.clear()
     stored = run_sweep(edited, files["split"], files["scaler"], files["experiment"], 1, log=logs.append,
                        store_dir=store_dir)
-    assert sum("read back from the store" in line for line in logs) == 2
+    assert sum("read back from the store" in line for line in logs) == 3
     fresh = run_sweep(edited, files["split"], files["scaler"], files["experiment"], 1, **QUIET)  # no store
     pd.testing.assert_frame_equal(stored[0], fresh[0])
     for name in ("history", "runs", "test_probs"):
         pd.testing.assert_frame_equal(stored[1][name], fresh[1][name])
     for seed, state in fresh[1]["weights"].items():
         assert all(torch.equal(state[k], stored[1]["weights"][seed][k]) for k in state)
-    assert stored[2] == fresh[2] and stored[2]["value"] in (0.05, 0.1)  # the best point was a stored one
+    assert stored[2] == fresh[2]  # whichever won, it came from the store
     same = first["value"] != 0.01  # the points both runs share, with the same numbers
     assert first[same]["final_val_accuracy"].tolist() == fresh[0][same]["final_val_accuracy"].tolist()
+
+
+def test_the_experiments_own_point_kept_in_the_store_is_the_point_trained(files, tmp_path):
+    """The read-back point, put in the store from the experiment's files, chosen later and scored on the test set
+    from its stored state: bit for bit the point trained on its own."""
+    store_dir, logs = tmp_path / "store", []
+    sweep = sweep_of(files, [0.01, 5.0])  # 0.01: adam's own value, read back; 5.0: far worse
+    run_sweep(sweep, files["split"], files["scaler"], files["experiment"], 1, log=logs.append, store_dir=store_dir)
+    edited = {**sweep, "lesson_value": 0.02, "spec": with_values(files["spec"], {"optimizer.lr": 0.02})}
+    logs.clear()
+    stored = run_sweep(edited, files["split"], files["scaler"], files["experiment"], 1, log=logs.append,
+                       store_dir=store_dir)
+    assert sum("read back from the store" in line for line in logs) == 2 and stored[2]["value"] == 0.01
+    fresh = run_sweep(edited, files["split"], files["scaler"], files["experiment"], 1, **QUIET)  # trains both
+    pd.testing.assert_frame_equal(stored[0], fresh[0])
+    for name in ("history", "runs", "test_probs"):
+        pd.testing.assert_frame_equal(stored[1][name], fresh[1][name])
+    for seed, state in fresh[1]["weights"].items():
+        assert all(torch.equal(state[k], stored[1]["weights"][seed][k]) for k in state)

@@ -177,6 +177,9 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--section-figures", nargs="+", required=True)
     draw, report = sub.choices["draw_figures"], sub.choices["render_report"]
     draw.add_argument("--split", required=True)
+    for step in ("draw_sensitivity", "draw_claims", "draw_figures"):
+        sub.choices[step].add_argument("--store", default="",
+                                       help="folder of results kept by content: drawings of unchanged data are copied")
     for name in ("config-hash", "html", "pdf"):
         report.add_argument(f"--{name}", required=True)
     report.add_argument("--threads", type=int, default=1)

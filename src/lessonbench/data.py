@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
 from lessonbench.fileio import log, write_json, write_parquet
+
+if TYPE_CHECKING:
+    import torch
 
 PIXELS = [f"pixel_{i}" for i in range(64)]
 
@@ -55,6 +58,8 @@ def read_scaler(path) -> dict:
 
 def load_part(frame: pd.DataFrame, scaler: dict, part: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Standardised features (float32) and labels (int64) of one split part."""
+    import torch  # here: the figure steps read PIXELS and need no torch (a second of start-up)
+
     rows = frame[frame["split"] == part]
     x = (rows[PIXELS].to_numpy() - np.asarray(scaler["mean"])) / np.asarray(scaler["scale"])
     return torch.tensor(x, dtype=torch.float32), torch.tensor(rows["label"].to_numpy(), dtype=torch.int64)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
+import hashlib  # noqa: E402
+import pickle  # noqa: E402
+import platform  # noqa: E402
+from importlib.metadata import version  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from sklearn.metrics import confusion_matrix  # noqa: E402
 
 from lessonbench import fileio, stats  # noqa: E402
 from lessonbench.data import PIXELS  # noqa: E402
@@ -47,8 +49,39 @@ def save(fig, path) -> None:
         f"smallest text {smallest * scale:.1f} pt on paper")
 
 
+def figure_key(plot, args: tuple) -> str:
+    """The content key of one drawing: the function, the exact data handed to it (pickled), the package's code
+    and the drawing libraries' versions. Equal keys draw equal bytes; any other data or code, another key."""
+    from lessonbench.store import code_digest
+
+    payload = pickle.dumps((plot.__module__, plot.__qualname__, args), protocol=5)
+    versions = f"{matplotlib.__version__} {version('seaborn')} {np.__version__} {platform.python_version()}"
+    return hashlib.sha256(b"\0".join([payload, code_digest().encode(), versions.encode()])).hexdigest()
+
+
+def drawn(path, plot, *args, store: str = "") -> None:
+    """save(plot(*args), path), or, when the store holds the same drawing (same function, data and code), its
+    PNG copied into place: a figure whose numbers did not change is not drawn again (a title edit, or an edit
+    of one experiment for the figures without it)."""
+    if not store:
+        save(plot(*args), path)
+        return
+    from lessonbench.store import fetch, keep
+
+    key = figure_key(plot, args)
+    if fetch(store, key, {"figure.png": path}) is not None:
+        log(f"{Path(path).name}: read back from the store ({key[:12]}): the same drawing of the same data")
+        return
+    save(plot(*args), path)
+    keep(store, key, {"figure.png": path}, {"step": "figure", "what": f"{plot.__name__} -> {Path(path).name}"})
+
+
 def colors(experiments) -> dict:
-    return dict(zip(experiments, sns.color_palette(PALETTE, n_colors=max(10, len(experiments)))))
+    """One colour per experiment: seaborn's color_palette(PALETTE, n) (its ten colours, cycled), computed as seaborn
+    does without importing it (seaborn imports scipy.stats: a second and a half of start-up)."""
+    cmap = matplotlib.colormaps[PALETTE]
+    palette = [tuple(map(float, rgb)) for rgb in cmap(np.linspace(0, 1, cmap.N))[:, :3]]
+    return {exp: palette[i % len(palette)] for i, exp in enumerate(experiments)}
 
 
 def plot_leaderboard(board: pd.DataFrame):
@@ -145,6 +178,9 @@ def plot_small_multiples(history: pd.DataFrame, experiments: list[str]):
 
 def plot_confusion(probs: pd.DataFrame, title: str):
     """Confusion matrix of the test predictions in probs (sklearn), as an annotated heatmap."""
+    import seaborn as sns  # here: only this figure needs it, and it costs a second and a half to import
+    from sklearn.metrics import confusion_matrix
+
     matrix = confusion_matrix(probs["label"], probs["pred"], labels=range(10))
     fig, ax = plt.subplots(figsize=(4.2, 3.6))
     sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax, square=True)
@@ -185,15 +221,25 @@ def draw_figures_step(args) -> None:
     board = pd.read_parquet(tables_dir / "leaderboard.parquet")
     meta = pd.read_parquet(tables_dir / "experiments.parquet")
     palette = colors(list(meta["experiment"]))
-    save(plot_leaderboard(board), args.leaderboard)
-    save(plot_small_multiples(history, list(meta["experiment"])), args.small_multiples)
+    # each drawing gets only the data it draws, so the store can hand back the figures an edit leaves alone
+    drawn(args.leaderboard, plot_leaderboard,
+          board[["experiment", "test_accuracy_mean", "test_accuracy_ci_low", "test_accuracy_ci_high"]],
+          store=args.store)
+    drawn(args.small_multiples, plot_small_multiples, history, list(meta["experiment"]), store=args.store)
     for section, path in zip(args.sections, args.section_figures):
-        save(plot_section(history, list(meta.loc[meta["section"] == section, "experiment"]), palette), path)
+        experiments = list(meta.loc[meta["section"] == section, "experiment"])
+        drawn(path, plot_section, of_experiments(history, experiments), experiments,
+              {exp: palette[exp] for exp in experiments}, store=args.store)
     showcase = pd.read_parquet(tables_dir / "showcase.parquet").iloc[0]  # chosen by the tables step
     exp, seed = showcase["experiment"], int(showcase["seed"])
     probs = pd.read_parquet(tables_dir / "test_probs.parquet")
-    probs = probs[(probs["experiment"] == exp) & (probs["seed"] == seed)]
+    probs = probs[(probs["experiment"] == exp) & (probs["seed"] == seed)].reset_index(drop=True)
     errors = misclassified(probs, pd.read_parquet(args.split))
-    save(plot_confusion(probs, f"{exp}, seed {seed}"), args.confusion)
-    save(plot_error_gallery(errors), args.errors)
+    drawn(args.confusion, plot_confusion, probs[["label", "pred"]], f"{exp}, seed {seed}", store=args.store)
+    drawn(args.errors, plot_error_gallery, errors.reset_index(drop=True), store=args.store)
     log(f"figures written; showcase {exp} seed {seed} with {len(errors)} test errors")
+
+
+def of_experiments(history: pd.DataFrame, experiments: list[str]) -> pd.DataFrame:
+    """The rows of these experiments, in their order in the table, numbered afresh."""
+    return history[history["experiment"].isin(experiments)].reset_index(drop=True)

@@ -6,16 +6,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from lessonbench.figures import WIDTH, colors, mean_band, plt, save
+from lessonbench.figures import WIDTH, colors, drawn, mean_band, of_experiments, plt
 from lessonbench.fileio import log
 
 FONT = 8
 
 
+CLAIM_COLUMNS = ["treatment", "control", "metric", "budget", "target"]  # what plot_claim reads of a claim
+
+
+def claim_experiments(claim) -> list[str]:
+    """The experiments of a claim's treatment and control ('a - b' is a difference of two), each once."""
+    return list(dict.fromkeys(claim["treatment"].split(" - ") + claim["control"].split(" - ")))
+
+
 def plot_claim(rows: pd.DataFrame, history: pd.DataFrame, palette: dict):
     """Validation accuracy of every experiment in the claim (and the gap when a gap metric is claimed)."""
     first = rows.iloc[0]
-    experiments = list(dict.fromkeys(first["treatment"].split(" - ") + first["control"].split(" - ")))
+    experiments = claim_experiments(first)
     gap = "train_val_gap" in set(rows["metric"])
     with plt.rc_context({"font.size": FONT, "axes.titlesize": FONT + 1, "legend.fontsize": FONT - 0.5}):
         fig, axes = plt.subplots(1, 2 if gap else 1, figsize=(WIDTH, 2.5), squeeze=False)
@@ -63,8 +71,10 @@ def draw_claims_step(args) -> None:
     meta = pd.read_parquet(tables / "experiments.parquet")
     palette = colors(list(meta["experiment"]))
     for path in args.figures:  # results/figures/claims/CLAIM_ID.png
-        claim_id = Path(path).stem
-        save(plot_claim(claims[claims["claim_id"] == claim_id], history, palette), path)
+        rows = claims.loc[claims["claim_id"] == Path(path).stem, CLAIM_COLUMNS].reset_index(drop=True)
+        experiments = claim_experiments(rows.iloc[0])
+        drawn(path, plot_claim, rows, of_experiments(history, experiments),
+              {exp: palette[exp] for exp in experiments if exp in palette}, store=args.store)
     log(f"{len(args.figures)} claim figures written")
 
 
@@ -109,5 +119,7 @@ def draw_sensitivity_step(args) -> None:
     tables = Path(args.tables)
     summary = pd.read_parquet(tables / "sweep_summary.parquet")
     meta = pd.read_parquet(tables / "experiments.parquet")
-    save(plot_sensitivity(summary, colors(list(meta["experiment"]))), args.figure)
+    palette = colors(list(meta["experiment"]))
+    mine = {exp: palette[exp] for exp in summary["experiment"].unique() if exp in palette}
+    drawn(args.figure, plot_sensitivity, summary, mine, store=args.store)
     log(f"sensitivity figure of {summary['sweep'].nunique()} sweeps written")

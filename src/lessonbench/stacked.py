@@ -175,6 +175,27 @@ class StackedMLP(nn.Module):
             index += 1 + (self.dropout > 0)  # activation, dropout: no state
         return {name: tensor.cpu() for name, tensor in state.items()}
 
+    def load_seed_state(self, k: int, state: dict[str, torch.Tensor]) -> None:
+        """Set seed k's weights from a `seed_state` (its inverse): a seed trained in another stack, put in this one."""
+        t, index, n_hidden = self.tensors(), 0, len(self.hidden_widths)
+        with torch.no_grad():
+            for i in range(n_hidden + 1):
+                t[f"weight{i}"][k].copy_(state[f"{index}.weight"].t())
+                t[f"bias{i}"][k, 0].copy_(state[f"{index}.bias"])
+                index += 1
+                if i == n_hidden:
+                    break
+                if self.spec["batchnorm"]:
+                    width = self.hidden_widths[i]
+                    part = slice(k * width, (k + 1) * width)
+                    t[f"bn_weight{i}"][k].copy_(state[f"{index}.weight"])
+                    t[f"bn_bias{i}"][k].copy_(state[f"{index}.bias"])
+                    getattr(self, f"running_mean{i}")[part].copy_(state[f"{index}.running_mean"])
+                    getattr(self, f"running_var{i}")[part].copy_(state[f"{index}.running_var"])
+                    self.num_batches_tracked.copy_(state[f"{index}.num_batches_tracked"])
+                    index += 1
+                index += 1 + (self.dropout > 0)
+
     def seed_model(self, k: int) -> nn.Sequential:
         """Seed k as the lesson's plain nn.Sequential, with its weights."""
         model = build_model(self.spec)

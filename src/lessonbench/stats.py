@@ -16,7 +16,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+
+
+def scipy_stats():
+    """scipy.stats, imported at first use: it costs a second of start-up to every step importing this module,
+    and most only bootstrap."""
+    from scipy import stats
+
+    return stats
+
 
 LEVEL = 0.95
 RESAMPLES = 10_000
@@ -73,8 +81,8 @@ def mean_test(values, threshold: float = 0.0, level: float = LEVEL, resamples: i
     t_obs = (mean - threshold) / se
     alpha = 1 - level
     if n < MIN_BOOTSTRAP:
-        q = stats.t.ppf(1 - alpha / 2, n - 1)
-        out.update(low=mean - q * se, high=mean + q * se, p=float(2 * stats.t.sf(abs(t_obs), n - 1)))
+        q = scipy_stats().t.ppf(1 - alpha / 2, n - 1)
+        out.update(low=mean - q * se, high=mean + q * se, p=float(2 * scipy_stats().t.sf(abs(t_obs), n - 1)))
         return out
     t = _t_statistics(values, resamples, seed)
     upper, lower = np.quantile(t, [1 - alpha / 2, alpha / 2])
@@ -116,13 +124,13 @@ def sign_test(diffs, threshold: float = 0.0, level: float = LEVEL) -> dict:
     if n == 0:
         return out
     k = 0  # order-statistic index: P(d_(k) <= median <= d_(n+1-k)) = 1 - 2 P(Bin(n, 1/2) < k)
-    while k + 1 <= n and 1 - 2 * stats.binom.cdf(k, n, 0.5) >= level:
+    while k + 1 <= n and 1 - 2 * scipy_stats().binom.cdf(k, n, 0.5) >= level:
         k += 1
     if k > 0:
         out.update(low=float(diffs[k - 1]), high=float(diffs[n - k]))
     above, below = int((diffs > threshold).sum()), int((diffs < threshold).sum())
     if above + below:
-        out["p"] = float(stats.binomtest(above, above + below, 0.5).pvalue)
+        out["p"] = float(scipy_stats().binomtest(above, above + below, 0.5).pvalue)
     return out
 
 
@@ -146,5 +154,5 @@ def seeds_needed(effect: float, sd: float, alpha: float, power: float = 0.8) -> 
     """
     if not (np.isfinite(effect) and np.isfinite(sd)) or effect == 0 or sd == 0:
         return math.nan
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    z = scipy_stats().norm.ppf(1 - alpha / 2) + scipy_stats().norm.ppf(power)
     return float(math.ceil((z * sd / abs(effect)) ** 2))

@@ -58,22 +58,26 @@ def point_rows(sweep: dict, value: float, history: pd.DataFrame, seeds: list[int
              "final_train_accuracy": train[seed]} for seed in seeds]
 
 
+def point_key(spec: dict, seeds: list[int], device: str, key_inputs: dict, threads: int) -> str:
+    """A point's key in the store: its own training spec (the swept value set), seeds, data and code, not the
+    sweep's: editing the swept experiment's own value (its lr, in an lr sweep) leaves every other point's key
+    as it was."""
+    return store.key("sweep_point", {"spec": training_spec(spec), "seeds": seeds, "threads": threads,
+                                     "device": device}, key_inputs)
+
+
 def trained_point(spec: dict, seeds: list[int], data: dict, device: str, store_dir, key_inputs: dict,
                   threads: int) -> tuple[StackRun, bool]:
-    """One value's seeds trained as one stack, or read back from the store if this point was trained before.
-
-    A point is keyed by its own training spec (the swept value set), seeds, data and code, not by the sweep:
-    editing the swept experiment's own value (its lr, in an lr sweep) leaves every other point's spec as it
-    was, so those points are not trained again. Stored: the history, the stacked model's state (for the test
-    scoring, should the point be chosen) and which seeds diverged. Returns the run and whether it was stored.
+    """One value's seeds trained as one stack, or read back from the store if this point was trained (or read
+    back from its experiment) before. Stored: the history, the stacked model's state (for the test scoring,
+    should the point be chosen) and which seeds diverged. Returns the run and whether it was stored.
     """
     if not store_dir:
         return train_stack(spec, seeds, data, device, log=lambda message: None), False
-    point_key = store.key("sweep_point", {"spec": training_spec(spec), "seeds": seeds, "threads": threads,
-                                          "device": device}, key_inputs)
+    key = point_key(spec, seeds, device, key_inputs, threads)
     with tempfile.TemporaryDirectory() as tmp:
         files = {"history": f"{tmp}/history.parquet", "model": f"{tmp}/model.pt", "run": f"{tmp}/run.json"}
-        if store.fetch(store_dir, point_key, files) is not None:
+        if store.fetch(store_dir, key, files) is not None:
             model = StackedMLP(spec["model"], len(seeds), resolve_device(device))
             model.load_state_dict(torch.load(files["model"], weights_only=True))
             facts = json.loads(Path(files["run"]).read_text())
@@ -81,13 +85,35 @@ def trained_point(spec: dict, seeds: list[int], data: dict, device: str, store_d
                            history=pd.read_parquet(files["history"]).to_dict("records"),
                            diverged_epoch={int(seed): epoch for seed, epoch in facts["diverged_epoch"].items()})
             return run, True
-        run = train_stack(spec, seeds, data, device, log=lambda message: None)
+    run = train_stack(spec, seeds, data, device, log=lambda message: None)
+    keep_point(store_dir, key, spec, run)
+    return run, False
+
+
+def keep_point(store_dir, key: str, spec: dict, run: StackRun) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"history": f"{tmp}/history.parquet", "model": f"{tmp}/model.pt", "run": f"{tmp}/run.json"}
         fileio.write_parquet(history_frame(run.history), files["history"])
         torch.save(run.model.state_dict(), files["model"])
         fileio.write_json({"diverged_epoch": {str(seed): epoch for seed, epoch in run.diverged_epoch.items()}},
                           files["run"])
-        store.keep(store_dir, point_key, files, {"step": "sweep_point", "value_spec": training_spec(spec)})
-        return run, False
+        store.keep(store_dir, key, files, {"step": "sweep_point", "value_spec": training_spec(spec)})
+
+
+def experiment_point(spec: dict, seeds: list[int], experiment_files: dict, device: str) -> StackRun:
+    """The experiment's own first seeds as the run a point of these seeds would be: the same history, the seeds'
+    final weights put into one stack, the same divergences (a seed trains alike in any stack)."""
+    history = pd.read_parquet(experiment_files["history"])
+    history = history[history["seed"].isin(seeds)].drop(columns="experiment")
+    weights = torch.load(experiment_files["weights"], weights_only=True)
+    model = StackedMLP(spec["model"], len(seeds), resolve_device(device))
+    for k, seed in enumerate(seeds):
+        model.load_seed_state(k, weights[seed])
+    runs = pd.read_parquet(experiment_files["runs"])
+    diverged = runs[runs["seed"].isin(seeds) & runs["diverged_epoch"].notna()]
+    records = history_frame(history.to_dict("records")).to_dict("records")
+    return StackRun(seeds=list(seeds), model=model, history=records,
+                    diverged_epoch={int(s): int(e) for s, e in zip(diverged["seed"], diverged["diverged_epoch"])})
 
 
 def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, threads: int, device: str = "cpu",
@@ -98,6 +124,7 @@ def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, thre
     frame, scaler = pd.read_parquet(split_path), read_scaler(scaler_path)
     data = {part: load_part(frame, scaler, part) for part in ("train", "val")}
     points, best, started = [], None, time.perf_counter()
+    key_inputs = {"split": split_path, "scaler": scaler_path}
     for value in sweep["values"]:
         spec = with_values(sweep["spec"], {sweep["key"]: value})
         if value == sweep["lesson_value"]:  # the experiment itself: read back its first seeds
@@ -105,9 +132,11 @@ def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, thre
             history = history[history["seed"].isin(seeds)].drop(columns="experiment")
             run = None
             log(f"{sweep['id']}: {sweep['key']} = {value:g} is {sweep['experiment']!r} itself: read back")
+            if store_dir:  # kept as a point: after an edit of the experiment's value it is one, trained already
+                keep_point(store_dir, point_key(spec, seeds, device, key_inputs, threads), spec,
+                           experiment_point(spec, seeds, experiment_files, device))
         else:
-            run, stored = trained_point(spec, seeds, data, device, store_dir,
-                                        {"split": split_path, "scaler": scaler_path}, threads)
+            run, stored = trained_point(spec, seeds, data, device, store_dir, key_inputs, threads)
             history = history_frame(run.history)
             log(f"{sweep['id']}: {sweep['key']} = {value:g}: {len(seeds)} seeds "
                 + ("read back from the store (trained before: same spec, data and code)" if stored
@@ -173,31 +202,3 @@ def train_sweep_step(args) -> None:
     chosen = json.loads(Path(args.best).read_text())
     log(f"{sweep['id']}: best {sweep['key']} = {chosen['value']:g} "
         f"(mean final validation accuracy {100 * chosen['val_accuracy_mean']:.2f}%)")
-
-
-def summarise_points(points: pd.DataFrame) -> pd.DataFrame:
-    """Per sweep and value: mean final validation accuracy with its 95% interval, lesson and best flags."""
-    from lessonbench.stats import mean_interval
-
-    rows = []
-    for (sweep, value), group in points.groupby(["sweep", "value"], sort=False):
-        low, high = mean_interval(group["final_val_accuracy"])
-        rows.append({"sweep": sweep, "experiment": group["experiment"].iloc[0], "key": group["key"].iloc[0],
-                     "scale": group["scale"].iloc[0],
-                     "value": value, "lesson_value": bool(group["lesson_value"].iloc[0]), "seeds": len(group),
-                     "val_accuracy_mean": group["final_val_accuracy"].mean(), "val_accuracy_ci_low": low,
-                     "val_accuracy_ci_high": high,
-                     "train_val_gap_mean": (group["final_train_accuracy"] - group["final_val_accuracy"]).mean()})
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return table
-    best = table.groupby("sweep", sort=False)["val_accuracy_mean"].transform("max")
-    first_best = table[table["val_accuracy_mean"] == best].groupby("sweep", sort=False)["value"].transform("first")
-    table["best"] = False
-    table.loc[first_best.index, "best"] = table.loc[first_best.index, "value"] == first_best
-    table["within_1_point"] = table["val_accuracy_mean"] >= best - 0.01
-    # a best value at either end of the grid: the optimum may lie beyond it
-    low = table.groupby("sweep", sort=False)["value"].transform("min")
-    high = table.groupby("sweep", sort=False)["value"].transform("max")
-    table["at_edge"] = table["best"] & ((table["value"] == low) | (table["value"] == high))
-    return table

@@ -116,6 +116,32 @@ def data_table(split: pd.DataFrame, scaler: dict) -> pd.DataFrame:
                           "scaler_fit_on": scaler["fit_on"], "scaler_samples": int(scaler["n_samples"])}])
 
 
+def summarise_points(points: pd.DataFrame) -> pd.DataFrame:
+    """Per sweep and value: mean final validation accuracy with its 95% interval, lesson and best flags."""
+    rows = []
+    for (sweep, value), group in points.groupby(["sweep", "value"], sort=False):
+        low, high = mean_interval(group["final_val_accuracy"])
+        rows.append({"sweep": sweep, "experiment": group["experiment"].iloc[0], "key": group["key"].iloc[0],
+                     "scale": group["scale"].iloc[0],
+                     "value": value, "lesson_value": bool(group["lesson_value"].iloc[0]), "seeds": len(group),
+                     "val_accuracy_mean": group["final_val_accuracy"].mean(), "val_accuracy_ci_low": low,
+                     "val_accuracy_ci_high": high,
+                     "train_val_gap_mean": (group["final_train_accuracy"] - group["final_val_accuracy"]).mean()})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    best = table.groupby("sweep", sort=False)["val_accuracy_mean"].transform("max")
+    first_best = table[table["val_accuracy_mean"] == best].groupby("sweep", sort=False)["value"].transform("first")
+    table["best"] = False
+    table.loc[first_best.index, "best"] = table.loc[first_best.index, "value"] == first_best
+    table["within_1_point"] = table["val_accuracy_mean"] >= best - 0.01
+    # a best value at either end of the grid: the optimum may lie beyond it
+    low = table.groupby("sweep", sort=False)["value"].transform("min")
+    high = table.groupby("sweep", sort=False)["value"].transform("max")
+    table["at_edge"] = table["best"] & ((table["value"] == low) | (table["value"] == high))
+    return table
+
+
 def collect_tables_step(args) -> None:
     # one file per experiment with runs: the configured ones in the config's order, then the search's choice
     # and the sweeps' best points (their spec files written by those steps)
@@ -141,8 +167,6 @@ def collect_tables_step(args) -> None:
         fileio.write_table(paired_differences(pair, args.tuned_base), out / "tuned_vs_base")
     fileio.write_table(make_timings([json.loads(Path(p).read_text()) for p in args.timing]), out / "timings")
     if args.sweep_points:  # every sweep's value x seed, and per value the mean with its interval
-        from lessonbench.sweeps import summarise_points
-
         points = pd.concat([pd.read_parquet(p) for p in args.sweep_points], ignore_index=True)
         fileio.write_table(points, out / "sweep_points")
         fileio.write_table(summarise_points(points), out / "sweep_summary")

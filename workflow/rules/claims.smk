@@ -34,6 +34,7 @@ rule draw_claims:
         CLAIM_FIGURES,
     params:
         tables=get_tables_dir,
+        store=STORE,
     log:
         "results/logs/draw_claims.log",
     resources:
@@ -43,5 +44,5 @@ rule draw_claims:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench draw_claims --tables {params.tables:q}"
+        "python -m lessonbench draw_claims --tables {params.tables:q} --store {params.store:q}"
         " --figures {output:q} > {log:q} 2>&1"

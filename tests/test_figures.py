@@ -1,0 +1,45 @@
+"""Drawings kept in the store: the same drawing of the same data is copied back byte for byte, any other is drawn."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lessonbench import figures
+from lessonbench.figures import drawn
+
+
+def history(accuracy_shift: float = 0.0) -> pd.DataFrame:
+    rows = [{"experiment": exp, "seed": seed, "epoch": epoch, "split": split,
+             "accuracy": 0.5 + 0.04 * epoch + 0.01 * seed + (accuracy_shift if exp == "a" else 0.0)}
+            for exp in ("a", "b") for seed in range(3) for epoch in range(1, 6) for split in ("train", "val")]
+    return pd.DataFrame(rows)
+
+
+def test_a_stored_drawing_is_copied_back_and_any_change_of_its_data_draws_anew(tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    calls = []
+    plot = figures.plot_small_multiples
+
+    def counting(*args):
+        calls.append(args)
+        return plot(*args)
+
+    counting.__module__, counting.__qualname__ = plot.__module__, plot.__qualname__
+    fresh, first, again, changed = (tmp_path / f"{name}.png" for name in ("fresh", "first", "again", "changed"))
+    drawn(fresh, plot, history(), ["a", "b"])  # no store: drawn
+    drawn(first, counting, history(), ["a", "b"], store=str(store))
+    drawn(again, counting, history(), ["a", "b"], store=str(store))
+    assert len(calls) == 1  # the second came from the store
+    assert fresh.read_bytes() == first.read_bytes() == again.read_bytes()
+    drawn(changed, counting, history(accuracy_shift=0.01), ["a", "b"], store=str(store))
+    assert len(calls) == 2 and changed.read_bytes() != first.read_bytes()
+    drawn(changed, counting, history(), ["b", "a"], store=str(store))  # other arguments: another drawing
+    assert len(calls) == 3
+
+
+def test_the_key_follows_the_code(monkeypatch):
+    args = (history(), ["a", "b"])
+    before = figures.figure_key(figures.plot_small_multiples, args)
+    assert figures.figure_key(figures.plot_small_multiples, args) == before
+    monkeypatch.setattr("lessonbench.store.code_digest", lambda: "another package")
+    assert figures.figure_key(figures.plot_small_multiples, args) != before
