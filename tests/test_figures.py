@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
-from lessonbench import figures
+from lessonbench import figures, stats
 from lessonbench.figures import drawn
 
 
@@ -43,3 +45,33 @@ def test_the_key_follows_the_code(monkeypatch):
     assert figures.figure_key(figures.plot_small_multiples, args) == before
     monkeypatch.setattr("lessonbench.store.code_digest", lambda: "another package")
     assert figures.figure_key(figures.plot_small_multiples, args) != before
+
+
+def test_the_palette_is_seaborns_without_importing_it():
+    import seaborn as sns
+
+    for n in (3, 10, 23):
+        experiments = [f"e{i}" for i in range(n)]
+        assert figures.colors(experiments) == dict(zip(experiments, sns.color_palette(figures.PALETTE,
+                                                                                      n_colors=max(10, n))))
+
+
+def test_a_curves_band_comes_back_from_the_store_bit_for_bit(tmp_path, monkeypatch):
+    matrix = np.random.default_rng(0).uniform(0.8, 1.0, size=(6, 12))
+    monkeypatch.setitem(figures.BANDS, "store", "")  # both restored afterwards
+    monkeypatch.setitem(figures.BANDS, "code", "")
+    expected = stats.band(matrix)
+    figures.use_store(str(tmp_path / "store"))
+    first = figures.band(matrix)
+
+    def never(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(stats, "band", never)
+    again = figures.band(matrix.copy())
+    for got in (first, again):
+        assert all(np.array_equal(a, b) for a, b in zip(expected, got))
+    changed = matrix.copy()
+    changed[0, 0] += 1e-12
+    with pytest.raises(AssertionError, match="computed again"):
+        figures.band(changed)

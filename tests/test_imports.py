@@ -36,3 +36,18 @@ def test_the_report_step_runs_the_ledger_and_not_training():
     modules = closure(ROOT / "src" / "lessonbench", ["report"])
     assert {"report", "ledger", "claims", "stats", "provenance"} <= set(modules)
     assert not {"training", "stacked", "store"} & set(modules)
+
+
+def test_the_table_and_figure_steps_start_without_torch_scipy_or_seaborn():
+    """Each costs a second or more of start-up, paid by every job of the change loop; these steps need none
+    of them until they draw a confusion matrix or an interval of fewer than five values."""
+    import subprocess
+    import sys
+
+    modules = ["lessonbench.tables", "lessonbench.figures", "lessonbench.figures_claims", "lessonbench.report",
+               "lessonbench.claims"]
+    code = (f"import sys; import {', '.join(modules)}; "
+            "print(sorted(m for m in ('torch', 'scipy', 'seaborn', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
+    assert out.stdout.strip() == "[]"

@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import hashlib  # noqa: E402
 import pickle  # noqa: E402
 import platform  # noqa: E402
+import tempfile  # noqa: E402
 from importlib.metadata import version  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -107,10 +108,39 @@ def plot_leaderboard(board: pd.DataFrame):
     return fig
 
 
+BANDS: dict = {"store": "", "code": ""}  # where this process keeps curves' bands: set by use_store()
+
+
+def use_store(store_dir: str) -> None:
+    """Keep the bands of the curves this process draws in the store (empty: none)."""
+    from lessonbench.store import code_digest
+
+    BANDS.update(store=store_dir, code=code_digest() if store_dir else "")
+
+
+def band(matrix) -> tuple[np.ndarray, np.ndarray]:
+    """stats.band of a seeds x epochs matrix, or its stored result for the same numbers and code: the bootstrap is
+    most of a curve figure's time, and an edit of one experiment leaves the other experiments' curves alone."""
+    matrix = np.ascontiguousarray(matrix, dtype=float)
+    if not BANDS["store"]:
+        return stats.band(matrix)
+    from lessonbench.store import fetch, keep
+
+    key = hashlib.sha256(b"\0".join([b"band", str(matrix.shape).encode(), matrix.tobytes(),
+                                     BANDS["code"].encode()])).hexdigest()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/band.npy"
+        if fetch(BANDS["store"], key, {"band.npy": path}) is None:
+            np.save(path, np.stack(stats.band(matrix)))
+            keep(BANDS["store"], key, {"band.npy": path}, {"step": "band"})
+        low, high = np.load(path)
+    return low, high
+
+
 def mean_band(history: pd.DataFrame, split: str, column: str) -> pd.DataFrame:
     """Per-epoch mean over seeds of one split's column with its 95% interval (stats.band): mean, low, high."""
     wide = history[history["split"] == split].pivot(index="seed", columns="epoch", values=column)
-    low, high = stats.band(wide.to_numpy())
+    low, high = band(wide.to_numpy())
     return pd.DataFrame({"mean": wide.mean(axis=0).to_numpy(), "low": low, "high": high}, index=wide.columns)
 
 
@@ -132,7 +162,7 @@ def plot_section(history: pd.DataFrame, experiments: list[str], palette: dict):
         settled.append(val["mean"].iloc[len(val) // 2:].min())
         wide = hist.pivot_table(index=["seed", "epoch"], columns="split", values="accuracy")
         gap = ((wide["train"] - wide["val"]) * 100).unstack("epoch")  # seeds x epochs
-        low, high = stats.band(gap.to_numpy())
+        low, high = band(gap.to_numpy())
         ax_gap.plot(gap.columns, gap.mean(axis=0), color=palette[exp], label=exp, linewidth=1.2)
         ax_gap.fill_between(gap.columns, low, high, color=palette[exp], alpha=0.2, linewidth=0)
     ax_val.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
@@ -221,6 +251,7 @@ def draw_figures_step(args) -> None:
     board = pd.read_parquet(tables_dir / "leaderboard.parquet")
     meta = pd.read_parquet(tables_dir / "experiments.parquet")
     palette = colors(list(meta["experiment"]))
+    use_store(args.store)
     # each drawing gets only the data it draws, so the store can hand back the figures an edit leaves alone
     drawn(args.leaderboard, plot_leaderboard,
           board[["experiment", "test_accuracy_mean", "test_accuracy_ci_low", "test_accuracy_ci_high"]],

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lessonbench.figures import WIDTH, colors, drawn, mean_band, of_experiments, plt
+from lessonbench.figures import WIDTH, colors, drawn, mean_band, of_experiments, plt, use_store
 from lessonbench.fileio import log
 
 FONT = 8
@@ -70,6 +70,7 @@ def draw_claims_step(args) -> None:
     history = pd.read_parquet(tables / "history.parquet")
     meta = pd.read_parquet(tables / "experiments.parquet")
     palette = colors(list(meta["experiment"]))
+    use_store(args.store)
     for path in args.figures:  # results/figures/claims/CLAIM_ID.png
         rows = claims.loc[claims["claim_id"] == Path(path).stem, CLAIM_COLUMNS].reset_index(drop=True)
         experiments = claim_experiments(rows.iloc[0])
