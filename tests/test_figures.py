@@ -75,3 +75,10 @@ def test_a_curves_band_comes_back_from_the_store_bit_for_bit(tmp_path, monkeypat
     changed[0, 0] += 1e-12
     with pytest.raises(AssertionError, match="computed again"):
         figures.band(changed)
+
+
+def test_the_key_follows_matplotlibs_settings(monkeypatch):
+    args = (history(), ["a", "b"])
+    before = figures.figure_key(figures.plot_small_multiples, args)
+    monkeypatch.setitem(figures.matplotlib.rcParams, "lines.linewidth", 3.0)  # as a user's matplotlibrc might
+    assert figures.figure_key(figures.plot_small_multiples, args) != before

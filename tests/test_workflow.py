@@ -229,8 +229,17 @@ def test_editing_one_experiment_plans_only_it_and_downstream(tree):
         assert planned(tree) == {"train_experiment": ["adam"], "train_sweep": [""], "collect_tables": [""],
                                      "check_claims": [""], "draw_claims": [""], "draw_figures": [""],
                                      "draw_sensitivity": [""], "render_report": [""]}
+        # 0.02 is off adam_lr's grid (0.003, 0.01, 0.03): the sweep reads nothing of adam's, so it does not wait
+        sweep_job = next(block for block in re.split(r"\n(?=(?:local)?rule \w+:)", snakemake(tree, "-n").stdout)
+                         if block.startswith(("rule train_sweep:", "localrule train_sweep:")))
+        inputs = re.search(r"input: (.*)", sweep_job).group(1)
+        assert "results/settings/sweeps/adam_lr.json" in inputs and "results/runs/adam/" not in inputs
     finally:
         path.write_text(original)
+    sweep_job = next(block for block in re.split(r"\n(?=(?:local)?rule \w+:)",
+                                                 snakemake(tree, "-n", "--forcerun", "train_sweep").stdout)
+                     if "wildcards: sweep=adam_lr" in block)
+    assert "results/runs/adam/history.parquet" in re.search(r"input: (.*)", sweep_job).group(1)  # 0.01: on it
 
 
 def test_changing_one_illustration_redraws_only_it(tree):

@@ -154,8 +154,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train_sweep", help="one sensitivity sweep: every value x seed, the best chosen on validation")
     s.add_argument("--sweep", required=True, type=settings, help="the resolved sweep's settings file")
     s.add_argument("--store", default="", help="folder of results kept by content (empty: none)")
-    s.add_argument("--experiment-files", nargs="+", required=True, metavar="NAME=PATH",
-                   help="the swept experiment's files (history, runs, test_probs, weights, timing), read back")
+    s.add_argument("--experiment-files", nargs="+", default=[], metavar="NAME=PATH",
+                   help="the swept experiment's files (history, runs, test_probs, weights, timing), read back; "
+                        "needed only when the grid holds the experiment's own value")
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     for name in ("split", "scaler", "points", "best", "spec", "history", "runs", "test-probs", "weights", "timing"):

@@ -51,13 +51,18 @@ def save(fig, path) -> None:
 
 
 def figure_key(plot, args: tuple) -> str:
-    """The content key of one drawing: the function, the exact data handed to it (pickled), the package's code
-    and the drawing libraries' versions. Equal keys draw equal bytes; any other data or code, another key."""
+    """The content key of one drawing: the function, the exact data handed to it (pickled), the package's code,
+    the drawing libraries' versions, matplotlib's settings (a matplotlibrc of the user's included) and the font it
+    finds. Equal keys draw equal bytes; any other data, code or setting, another key."""
+    from matplotlib import font_manager
+
     from lessonbench.store import code_digest
 
     payload = pickle.dumps((plot.__module__, plot.__qualname__, args), protocol=5)
-    versions = f"{matplotlib.__version__} {version('seaborn')} {np.__version__} {platform.python_version()}"
-    return hashlib.sha256(b"\0".join([payload, code_digest().encode(), versions.encode()])).hexdigest()
+    setting = (f"{matplotlib.__version__} {version('seaborn')} {np.__version__} {platform.python_version()} "
+               f"{sorted((k, repr(v)) for k, v in matplotlib.rcParams.items())} "
+               f"{font_manager.findfont(font_manager.FontProperties(family=matplotlib.rcParams['font.family']))}")
+    return hashlib.sha256(b"\0".join([payload, code_digest().encode(), setting.encode()])).hexdigest()
 
 
 def drawn(path, plot, *args, store: str = "") -> None:

@@ -76,7 +76,7 @@ def trained_point(spec: dict, seeds: list[int], data: dict, device: str, store_d
         return train_stack(spec, seeds, data, device, log=lambda message: None), False
     key = point_key(spec, seeds, device, key_inputs, threads)
     with tempfile.TemporaryDirectory() as tmp:
-        files = {"history": f"{tmp}/history.parquet", "model": f"{tmp}/model.pt", "run": f"{tmp}/run.json"}
+        files = point_files(tmp)
         if store.fetch(store_dir, key, files) is not None:
             model = StackedMLP(spec["model"], len(seeds), resolve_device(device))
             model.load_state_dict(torch.load(files["model"], weights_only=True))
@@ -90,9 +90,14 @@ def trained_point(spec: dict, seeds: list[int], data: dict, device: str, store_d
     return run, False
 
 
+def point_files(folder) -> dict[str, str]:
+    """A stored point's files: the history, the stacked model's state and which seeds diverged."""
+    return {"history": f"{folder}/history.parquet", "model": f"{folder}/model.pt", "run": f"{folder}/run.json"}
+
+
 def keep_point(store_dir, key: str, spec: dict, run: StackRun) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        files = {"history": f"{tmp}/history.parquet", "model": f"{tmp}/model.pt", "run": f"{tmp}/run.json"}
+        files = point_files(tmp)
         fileio.write_parquet(history_frame(run.history), files["history"])
         torch.save(run.model.state_dict(), files["model"])
         fileio.write_json({"diverged_epoch": {str(seed): epoch for seed, epoch in run.diverged_epoch.items()}},

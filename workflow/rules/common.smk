@@ -1,5 +1,6 @@
 # Shared state of the workflow: the resolved experiments (validated before any job),
 # the library sources each step runs, and the final targets.
+import shlex
 import sys
 from pathlib import Path
 
@@ -180,10 +181,24 @@ def get_sweep(wildcards):
     return SWEEP_FILES[wildcards.sweep]
 
 
+def sweep_reads_experiment(sweep_id):
+    """Whether the sweep's grid holds the experiment's own value, the point read back from its run files."""
+    sweep = SWEEP_BY_ID[sweep_id]
+    return sweep["lesson_value"] in sweep["values"]
+
+
 def get_sweep_experiment_files(wildcards):
-    """The swept experiment's run files: the point at its own value is read back from them."""
-    exp = SWEEP_BY_ID[wildcards.sweep]["experiment"]
-    return run_files(f"results/runs/{exp}")
+    """The swept experiment's run files when the sweep reads its own point back from them; none otherwise,
+    and the sweep runs beside the experiment instead of after it (an lr edit off the grid)."""
+    if not sweep_reads_experiment(wildcards.sweep):
+        return {}
+    return run_files(f"results/runs/{SWEEP_BY_ID[wildcards.sweep]['experiment']}")
+
+
+def get_sweep_experiment_option(wildcards, input):
+    """--experiment-files NAME=PATH ... for the files get_sweep_experiment_files gave, or nothing."""
+    names = [name for name in RUN_FILES if name in input.keys()]
+    return " ".join(["--experiment-files", *(f"{name}={shlex.quote(input[name])}" for name in names)]) if names else ""
 
 
 def get_final_output():

@@ -17,6 +17,7 @@ rule train_sweep:
         threads=config["torch_threads"],
         device=config["device"],
         store=STORE,
+        experiment_files=get_sweep_experiment_option,
     log:
         "results/logs/train_sweep/{sweep}.log",
     wildcard_constraints:
@@ -30,8 +31,7 @@ rule train_sweep:
         CONDA_ENV
     shell:
         "python -m lessonbench train_sweep --sweep {input.sweep:q} --store {params.store:q} --threads {params.threads}"
-        " --device {params.device} --experiment-files history={input.history:q} runs={input.runs:q}"
-        " test_probs={input.test_probs:q} weights={input.weights:q} timing={input.timing:q}"
+        " --device {params.device} {params.experiment_files}"
         " --split {input.split:q} --scaler {input.scaler:q} --points {output.points:q} --best {output.best:q}"
         f" --spec {{output.spec:q}} {run_options()} > {{log:q}} 2>&1"
 
