@@ -103,6 +103,15 @@ def test_default_sweeps_resolve(lesson):
         assert sweep["lesson_value"] in sweep["values"] and sweep["seeds"] == 5
 
 
+def assert_same_sweep(a, b):
+    """Two run_sweep results: the same points, and the best point's history, runs, test probabilities, weights."""
+    pd.testing.assert_frame_equal(a[0], b[0])
+    for name in ("history", "runs", "test_probs"):
+        pd.testing.assert_frame_equal(a[1][name], b[1][name])
+    for seed, state in b[1]["weights"].items():
+        assert all(torch.equal(state[k], a[1]["weights"][seed][k]) for k in state)
+
+
 def test_points_trained_before_are_read_back_from_the_store_bit_for_bit(files, tmp_path):
     """An edit of the swept experiment's own value leaves the other points' specs as they were: not retrained."""
     store_dir, logs = tmp_path / "store", []
@@ -118,11 +127,7 @@ def test_points_trained_before_are_read_back_from_the_store_bit_for_bit(files, t
                        store_dir=store_dir)
     assert sum("read back from the store" in line for line in logs) == 3
     fresh = run_sweep(edited, files["split"], files["scaler"], files["experiment"], 1, **QUIET)  # no store
-    pd.testing.assert_frame_equal(stored[0], fresh[0])
-    for name in ("history", "runs", "test_probs"):
-        pd.testing.assert_frame_equal(stored[1][name], fresh[1][name])
-    for seed, state in fresh[1]["weights"].items():
-        assert all(torch.equal(state[k], stored[1]["weights"][seed][k]) for k in state)
+    assert_same_sweep(stored, fresh)
     assert stored[2] == fresh[2]  # whichever won, it came from the store
     same = first["value"] != 0.01  # the points both runs share, with the same numbers
     assert first[same]["final_val_accuracy"].tolist() == fresh[0][same]["final_val_accuracy"].tolist()
@@ -140,8 +145,4 @@ def test_the_experiments_own_point_kept_in_the_store_is_the_point_trained(files,
                        store_dir=store_dir)
     assert sum("read back from the store" in line for line in logs) == 2 and stored[2]["value"] == 0.01
     fresh = run_sweep(edited, files["split"], files["scaler"], files["experiment"], 1, **QUIET)  # trains both
-    pd.testing.assert_frame_equal(stored[0], fresh[0])
-    for name in ("history", "runs", "test_probs"):
-        pd.testing.assert_frame_equal(stored[1][name], fresh[1][name])
-    for seed, state in fresh[1]["weights"].items():
-        assert all(torch.equal(state[k], stored[1]["weights"][seed][k]) for k in state)
+    assert_same_sweep(stored, fresh)

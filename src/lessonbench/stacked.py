@@ -153,48 +153,38 @@ class StackedMLP(nn.Module):
                     INITS[name](drawn, **kwargs, generator=gen)
                 weight[k].copy_(drawn.t())
 
-    @torch.no_grad()
-    def seed_state(self, k: int) -> dict[str, torch.Tensor]:
-        """Seed k's weights as the state_dict of `build_model(spec)` (an nn.Sequential)."""
-        t, state, index, n_hidden = self.tensors(), {}, 0, len(self.hidden_widths)
+    def _seed_views(self, k: int):
+        """For each tensor of `build_model(spec)`'s state_dict, in its order: its name, this stack's view of seed
+        k's part of it, and whether the state_dict holds it transposed (weights are stored (in, out) here)."""
+        t, index, n_hidden = self.tensors(), 0, len(self.hidden_widths)
         for i in range(n_hidden + 1):
-            state[f"{index}.weight"] = t[f"weight{i}"][k].t().contiguous()
-            state[f"{index}.bias"] = t[f"bias{i}"][k, 0].clone()
+            yield f"{index}.weight", t[f"weight{i}"][k], True
+            yield f"{index}.bias", t[f"bias{i}"][k, 0], False
             index += 1
             if i == n_hidden:
                 break
             if self.spec["batchnorm"]:
                 width = self.hidden_widths[i]
                 part = slice(k * width, (k + 1) * width)
-                state[f"{index}.weight"] = t[f"bn_weight{i}"][k].clone()
-                state[f"{index}.bias"] = t[f"bn_bias{i}"][k].clone()
-                state[f"{index}.running_mean"] = getattr(self, f"running_mean{i}")[part].clone()
-                state[f"{index}.running_var"] = getattr(self, f"running_var{i}")[part].clone()
-                state[f"{index}.num_batches_tracked"] = self.num_batches_tracked.clone()
+                yield f"{index}.weight", t[f"bn_weight{i}"][k], False
+                yield f"{index}.bias", t[f"bn_bias{i}"][k], False
+                yield f"{index}.running_mean", getattr(self, f"running_mean{i}")[part], False
+                yield f"{index}.running_var", getattr(self, f"running_var{i}")[part], False
+                yield f"{index}.num_batches_tracked", self.num_batches_tracked, False
                 index += 1
             index += 1 + (self.dropout > 0)  # activation, dropout: no state
-        return {name: tensor.cpu() for name, tensor in state.items()}
 
+    @torch.no_grad()
+    def seed_state(self, k: int) -> dict[str, torch.Tensor]:
+        """Seed k's weights as the state_dict of `build_model(spec)` (an nn.Sequential)."""
+        return {name: (view.t().contiguous() if transposed else view.clone()).cpu()
+                for name, view, transposed in self._seed_views(k)}
+
+    @torch.no_grad()
     def load_seed_state(self, k: int, state: dict[str, torch.Tensor]) -> None:
         """Set seed k's weights from a `seed_state` (its inverse): a seed trained in another stack, put in this one."""
-        t, index, n_hidden = self.tensors(), 0, len(self.hidden_widths)
-        with torch.no_grad():
-            for i in range(n_hidden + 1):
-                t[f"weight{i}"][k].copy_(state[f"{index}.weight"].t())
-                t[f"bias{i}"][k, 0].copy_(state[f"{index}.bias"])
-                index += 1
-                if i == n_hidden:
-                    break
-                if self.spec["batchnorm"]:
-                    width = self.hidden_widths[i]
-                    part = slice(k * width, (k + 1) * width)
-                    t[f"bn_weight{i}"][k].copy_(state[f"{index}.weight"])
-                    t[f"bn_bias{i}"][k].copy_(state[f"{index}.bias"])
-                    getattr(self, f"running_mean{i}")[part].copy_(state[f"{index}.running_mean"])
-                    getattr(self, f"running_var{i}")[part].copy_(state[f"{index}.running_var"])
-                    self.num_batches_tracked.copy_(state[f"{index}.num_batches_tracked"])
-                    index += 1
-                index += 1 + (self.dropout > 0)
+        for name, view, transposed in self._seed_views(k):
+            view.copy_(state[name].t() if transposed else state[name])
 
     def seed_model(self, k: int) -> nn.Sequential:
         """Seed k as the lesson's plain nn.Sequential, with its weights."""
