@@ -135,10 +135,12 @@ def band(matrix) -> tuple[np.ndarray, np.ndarray]:
                                      BANDS["code"].encode()])).hexdigest()
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/band.npy"
-        if fetch(BANDS["store"], key, {"band.npy": path}) is None:
-            np.save(path, np.stack(stats.band(matrix)))
-            keep(BANDS["store"], key, {"band.npy": path}, {"step": "band"})
-        low, high = np.load(path)
+        if fetch(BANDS["store"], key, {"band.npy": path}) is not None:
+            low, high = np.load(path)
+            return low, high
+        low, high = stats.band(matrix)
+        np.save(path, np.stack([low, high]))
+        keep(BANDS["store"], key, {"band.npy": path}, {"step": "band"})
     return low, high
 
 

@@ -105,11 +105,11 @@ def keep_point(store_dir, key: str, spec: dict, run: StackRun) -> None:
         store.keep(store_dir, key, files, {"step": "sweep_point", "value_spec": training_spec(spec)})
 
 
-def experiment_point(spec: dict, seeds: list[int], experiment_files: dict, device: str) -> StackRun:
-    """The experiment's own first seeds as the run a point of these seeds would be: the same history, the seeds'
-    final weights put into one stack, the same divergences (a seed trains alike in any stack)."""
-    history = pd.read_parquet(experiment_files["history"])
-    history = history[history["seed"].isin(seeds)].drop(columns="experiment")
+def experiment_point(spec: dict, seeds: list[int], history: pd.DataFrame, experiment_files: dict,
+                     device: str) -> StackRun:
+    """The experiment's own first seeds (their `history`, read back) as the run a point of these seeds would be:
+    the same history, the seeds' final weights put into one stack, the same divergences (a seed trains alike in
+    any stack)."""
     weights = torch.load(experiment_files["weights"], weights_only=True)
     model = StackedMLP(spec["model"], len(seeds), resolve_device(device))
     for k, seed in enumerate(seeds):
@@ -139,7 +139,7 @@ def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, thre
             log(f"{sweep['id']}: {sweep['key']} = {value:g} is {sweep['experiment']!r} itself: read back")
             if store_dir:  # kept as a point: after an edit of the experiment's value it is one, trained already
                 keep_point(store_dir, point_key(spec, seeds, device, key_inputs, threads), spec,
-                           experiment_point(spec, seeds, experiment_files, device))
+                           experiment_point(spec, seeds, history, experiment_files, device))
         else:
             run, stored = trained_point(spec, seeds, data, device, store_dir, key_inputs, threads)
             history = history_frame(run.history)
