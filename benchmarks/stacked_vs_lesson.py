@@ -101,6 +101,10 @@ def per_run(args) -> dict:
               f"{result['lesson_s_per_run']:.2f} s per run (median; {', '.join(f'{t:.2f}' for t in times)})",
               flush=True)
     result["stacked"] = []
+    if args.device == "cuda":  # CUDA's context and cuBLAS start once, outside every timed stack
+        train_stack({**spec, "epochs": 1}, [0], data, args.device, log=lambda message: None)
+        torch.cuda.synchronize()
+        result["gpu"] = torch.cuda.get_device_name()
     for k in args.stacks:
         started = time.perf_counter()
         train_stack(spec, list(range(k)), data, args.device, log=lambda message: None)

@@ -182,7 +182,7 @@ def best_files(sweep: dict, best: dict, data: dict, experiment_files: dict) -> d
             "test_probs": probs.assign(experiment=exp_id),
             "weights": {seed: run.model.seed_state(k) for k, seed in enumerate(seeds)},
             "timing": {"experiment": exp_id, "seeds": len(seeds), "seconds": round(run.seconds, 3),
-                       "device": str(next(run.model.parameters()).device), "host": platform.node(),
+                       "device": next(run.model.parameters()).device.type, "host": platform.node(),
                        "cpu": platform.processor() or platform.machine()}}
 
 
