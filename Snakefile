@@ -32,6 +32,7 @@ include: "workflow/rules/verify.smk"
 localrules:
     all,
     collect_tables,
+    label_tables,
     check_claims,
     summarise_search,
     render_report,

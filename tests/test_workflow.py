@@ -36,9 +36,12 @@ from .conftest import ROOT
 pytestmark = pytest.mark.workflow
 COPY = ["Snakefile", "environment.yml", "profiles", "workflow", "src", "experiments", "config"]
 DETERMINISTIC = [f"results/tables/{t}.{ext}" for t in ("experiments", "history", "runs", "test_probs",
-                                                         "leaderboard", "comparisons", "claims", "claim_seeds",
-                                                         "showcase", "data")
+                                                         "leaderboard", "scores", "comparisons", "claims",
+                                                         "claim_seeds", "showcase", "data")
                  for ext in ("parquet", "csv")]
+# the jobs that run after the tables change: every table, claim and figure step and the report
+FROM_THE_TABLES = {"collect_tables": [""], "label_tables": [""], "check_claims": [""], "draw_claims": [""],
+                   "draw_figures": [""], "draw_sensitivity": [""], "render_report": [""]}
 SEARCH_TABLES = ("tuned_vs_base", "search_trials", "search_rounds", "search_samplers", "search_choice")
 DETERMINISTIC += [f"results/tables/{t}.{ext}" for t in SEARCH_TABLES for ext in ("parquet", "csv")]
 DETERMINISTIC += [f"results/runs/{exp}/weights.pt" for exp in ("adam", "lesson_best", "tuned")]
@@ -109,7 +112,8 @@ def run_tree(tmp_path_factory) -> Path:
     jobs = planned(tree)
     assert sorted(jobs["train_experiment"]) == sorted([*yaml.safe_load(
         (tree / "experiments" / "tiny.yaml").read_text())["experiments"], "tuned"])  # the search's choice too
-    assert set(jobs) == {"prepare_data", "train_experiment", "collect_tables", "draw_figures", "render_report",
+    assert set(jobs) == {"prepare_data", "train_experiment", "collect_tables", "label_tables", "draw_figures",
+                         "render_report",
                          "draw_optimizer_paths", "draw_activations", "measure_symmetry", "summarise_models",
                          "search", "summarise_search", "check_claims", "draw_claims",
                          "train_sweep", "draw_sensitivity"}
@@ -226,9 +230,7 @@ def test_editing_one_experiment_plans_only_it_and_downstream(tree):
     doc["experiments"]["adam"]["optimizer"]["lr"] = 0.02
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     try:
-        assert planned(tree) == {"train_experiment": ["adam"], "train_sweep": [""], "collect_tables": [""],
-                                     "check_claims": [""], "draw_claims": [""], "draw_figures": [""],
-                                     "draw_sensitivity": [""], "render_report": [""]}
+        assert planned(tree) == {"train_experiment": ["adam"], "train_sweep": [""], **FROM_THE_TABLES}
         # 0.02 is off adam_lr's grid (0.003, 0.01, 0.03): the sweep reads nothing of adam's, so it does not wait
         sweep_job = next(block for block in re.split(r"\n(?=(?:local)?rule \w+:)", snakemake(tree, "-n").stdout)
                          if block.startswith(("rule train_sweep:", "localrule train_sweep:")))
@@ -274,8 +276,7 @@ def test_search_sees_no_test_data_and_a_space_edit_reruns_only_the_search(tree, 
     path.write_text(original.replace("high: 0.5", "high: 0.4"))
     try:
         assert planned(tree) == {"search": [""] * 2, "summarise_search": [""], "train_experiment": ["tuned"],
-                                     "collect_tables": [""], "check_claims": [""], "draw_claims": [""],
-                                     "draw_figures": [""], "draw_sensitivity": [""], "render_report": [""]}
+                                     **FROM_THE_TABLES}
     finally:
         path.write_text(original)
 
@@ -285,8 +286,7 @@ def test_code_edit_reruns_only_the_steps_that_run_it(tree):
     original = path.read_text()
     path.write_text(original + "\n# an edit\n")
     try:
-        assert planned(tree) == {"collect_tables": [""], "check_claims": [""], "draw_claims": [""],
-                                     "draw_figures": [""], "draw_sensitivity": [""], "render_report": [""]}
+        assert planned(tree) == FROM_THE_TABLES
     finally:
         path.write_text(original)
 
@@ -373,9 +373,7 @@ def test_killed_job_leaves_nothing_and_reruns_alone(tree):
         # Snakemake removed the failed job's outputs and then their emptied folder: had the job left a file
         # (a temporary one, say), the folder would still be there
         assert not outputs.exists(), sorted(p.name for p in outputs.iterdir())
-        assert planned(tree) == {"train_experiment": ["l2"], "train_sweep": [""], "collect_tables": [""],
-                                     "check_claims": [""], "draw_claims": [""], "draw_figures": [""],
-                                     "draw_sensitivity": [""], "render_report": [""]}
+        assert planned(tree) == {"train_experiment": ["l2"], "train_sweep": [""], **FROM_THE_TABLES}
     finally:
         restore(tree, original)
     snakemake(tree)
@@ -578,13 +576,13 @@ def test_readme_commands_work_as_written(tree):
 
 
 def test_title_edit_plans_what_the_readme_says(tree):
-    """The README: a title edit reruns collect_tables and what reads the tables, and no training."""
-    original = edit_experiment(tree, "adam", title="Adam, renamed")
-    try:
-        assert planned(tree) == {"collect_tables": [""], "check_claims": [""], "draw_claims": [""],
-                                     "draw_figures": [""], "draw_sensitivity": [""], "render_report": [""]}
-    finally:
-        restore(tree, original)
+    """The README: a title or description edit reruns label_tables and the report, nothing that computes."""
+    for change in ({"title": "Adam, renamed"}, {"description": "Adam, described anew."}):
+        original = edit_experiment(tree, "adam", **change)
+        try:
+            assert planned(tree) == {"label_tables": [""], "render_report": [""]}, change
+        finally:
+            restore(tree, original)
 
 
 def test_code_inputs_follow_the_imports(tree):

@@ -14,7 +14,6 @@ For each claim (experiments/claims.yaml, resolved by config.resolve_claims) and 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -237,7 +236,7 @@ def time_to_target(per_seed: pd.DataFrame, timings: pd.DataFrame, specs: dict) -
 def check_claims_step(args) -> None:
     tables = Path(args.tables)
     claims = args.claims["claims"]
-    specs = json.loads((tables / "specs.json").read_text())
+    specs = {spec["id"]: spec for spec in args.specs}
     runs, history = (pd.read_parquet(tables / f"{name}.parquet") for name in ("runs", "history"))
     table, per_seed = check_claims(claims, specs, runs, history)
     left_out = pd.DataFrame([{"claim_id": c["id"], "claim": c["claim"], "reason": c["reason"]}

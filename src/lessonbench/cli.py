@@ -19,6 +19,7 @@ STEPS = {
     "train_experiment": "experiment",  # also train_chunk's command (a chunk is --seeds)
     "combine_chunks": "experiment",
     "collect_tables": "tables",
+    "label_tables": "tables",
     "check_claims": "claims",
     "train_sweep": "sweeps",
     "draw_sensitivity": "figures_claims",
@@ -145,10 +146,16 @@ def parser() -> argparse.ArgumentParser:
     for name in ("runs", "history", "test-probs", "timing"):
         s.add_argument(f"--{name}", nargs="+", required=True)
 
+    s = sub.add_parser("label_tables", help="the tables with the experiments' titles: experiments, leaderboard")
+    s.add_argument("--specs", nargs="+", required=True, type=settings, help="each experiment's spec file, in order")
+    s.add_argument("--scores", required=True, help="the score board collect_tables wrote")
+    s.add_argument("--outdir", required=True)
+
     s = sub.add_parser("check_claims", help="the lesson's claims checked against the tables")
     s.add_argument("--claims", required=True, type=settings,
                    help="settings file: the resolved claims and those left out (a step they need is off)")
-    s.add_argument("--tables", required=True, help="the tables directory (runs, history, specs.json)")
+    s.add_argument("--specs", nargs="+", required=True, type=settings, help="each experiment's spec file")
+    s.add_argument("--tables", required=True, help="the tables directory (runs, history, timings)")
     s.add_argument("--outdir", required=True)
 
     s = sub.add_parser("train_sweep", help="one sensitivity sweep: every value x seed, the best chosen on validation")

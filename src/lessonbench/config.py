@@ -19,6 +19,7 @@ SCHEMA_PATH = SCHEMAS / "experiments.schema.yaml"
 N_DIGITS = 1797  # samples in sklearn.datasets.load_digits
 DATA_DEFAULTS = {"scaler_fit": "train", "test_size": 0.2, "val_size": 360, "split_seed": 42}
 TRAINING_KEYS = ("seeds", "epochs", "batch_size", "model", "optimizer")
+PROSE = ("title", "description")  # an experiment's words: only label_tables and the report read them
 
 
 class ConfigError(ValueError):

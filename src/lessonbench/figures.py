@@ -255,17 +255,16 @@ def misclassified(probs: pd.DataFrame, split_frame: pd.DataFrame) -> pd.DataFram
 def draw_figures_step(args) -> None:
     tables_dir = Path(args.tables)
     history = pd.read_parquet(tables_dir / "history.parquet")
-    board = pd.read_parquet(tables_dir / "leaderboard.parquet")
-    meta = pd.read_parquet(tables_dir / "experiments.parquet")
-    palette = colors(list(meta["experiment"]))
+    board = pd.read_parquet(tables_dir / "scores.parquet")  # the leaderboard's numbers, in config order; no titles
+    palette = colors(list(board["experiment"]))
     use_store(args.store)
     # each drawing gets only the data it draws, so the store can hand back the figures an edit leaves alone
     drawn(args.leaderboard, plot_leaderboard,
           board[["experiment", "test_accuracy_mean", "test_accuracy_ci_low", "test_accuracy_ci_high"]],
           store=args.store)
-    drawn(args.small_multiples, plot_small_multiples, history, list(meta["experiment"]), store=args.store)
+    drawn(args.small_multiples, plot_small_multiples, history, list(board["experiment"]), store=args.store)
     for section, path in zip(args.sections, args.section_figures):
-        experiments = list(meta.loc[meta["section"] == section, "experiment"])
+        experiments = list(board.loc[board["section"] == section, "experiment"])
         drawn(path, plot_section, of_experiments(history, experiments), experiments,
               {exp: palette[exp] for exp in experiments}, store=args.store)
     showcase = pd.read_parquet(tables_dir / "showcase.parquet").iloc[0]  # chosen by the tables step

@@ -68,7 +68,7 @@ def draw_claims_step(args) -> None:
     tables = Path(args.tables)
     claims = pd.read_parquet(tables / "claims.parquet")
     history = pd.read_parquet(tables / "history.parquet")
-    meta = pd.read_parquet(tables / "experiments.parquet")
+    meta = pd.read_parquet(tables / "scores.parquet")  # experiments in config order
     palette = colors(list(meta["experiment"]))
     use_store(args.store)
     for path in args.figures:  # results/figures/claims/CLAIM_ID.png
@@ -119,7 +119,7 @@ def plot_sensitivity(summary: pd.DataFrame, palette: dict):
 def draw_sensitivity_step(args) -> None:
     tables = Path(args.tables)
     summary = pd.read_parquet(tables / "sweep_summary.parquet")
-    meta = pd.read_parquet(tables / "experiments.parquet")
+    meta = pd.read_parquet(tables / "scores.parquet")  # experiments in config order
     palette = colors(list(meta["experiment"]))
     mine = {exp: palette[exp] for exp in summary["experiment"].unique() if exp in palette}
     drawn(args.figure, plot_sensitivity, summary, mine, store=args.store)

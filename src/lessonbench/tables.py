@@ -34,12 +34,26 @@ def leaderboard_row(runs: pd.DataFrame) -> dict:
     }
 
 
-def make_leaderboard(runs: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
-    """One row per experiment in config order, with section and title from `meta`."""
+def score_board(runs: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
+    """One row per experiment in config order: section, epochs, the seeds' summary and the rank; no prose.
+
+    What the figures and claims read: a title edit leaves it, and them, alone.
+    """
     rows = [{"experiment": exp, **leaderboard_row(group)} for exp, group in runs.groupby("experiment", sort=False)]
-    board = meta[["experiment", "section", "title", "epochs"]].merge(pd.DataFrame(rows), on="experiment")
+    board = meta[["experiment", "section", "epochs"]].merge(pd.DataFrame(rows), on="experiment")
     board["rank"] = board["test_accuracy_mean"].rank(ascending=False, method="min").astype("Int64")
     return board
+
+
+def titled(scores: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard: the score board with each experiment's title from `meta` beside its section."""
+    return meta[["experiment", "section", "title", "epochs"]].merge(scores.drop(columns=["section", "epochs"]),
+                                                                     on="experiment")
+
+
+def make_leaderboard(runs: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
+    """One row per experiment in config order, with section and title from `meta`."""
+    return titled(score_board(runs, meta), meta)
 
 
 def make_timings(timings: list[dict]) -> pd.DataFrame:
@@ -144,21 +158,18 @@ def summarise_points(points: pd.DataFrame) -> pd.DataFrame:
 
 def collect_tables_step(args) -> None:
     # one file per experiment with runs: the configured ones in the config's order, then the search's choice
-    # and the sweeps' best points (their spec files written by those steps)
+    # and the sweeps' best points (their spec files written by those steps); the prose is not needed here
     specs = {spec["id"]: spec for spec in args.specs}
-    meta = experiment_meta(specs)
+    meta = pd.DataFrame([{"experiment": exp, "section": s["section"], "epochs": s["epochs"]}
+                         for exp, s in specs.items()])
     runs = pd.concat([pd.read_parquet(p) for p in args.runs], ignore_index=True)
     out = Path(args.outdir)
-    fileio.write_table(meta, out / "experiments")
-    # the resolved training settings of every experiment with runs, for the claims' one-factor check
-    fileio.write_text(json.dumps(specs, indent=1, sort_keys=True) + "\n",
-                      out / "specs.json")
     fileio.write_table(pd.concat([pd.read_parquet(p) for p in args.history], ignore_index=True), out / "history")
     fileio.write_table(runs, out / "runs")
     probs = pd.concat([pd.read_parquet(p) for p in args.test_probs], ignore_index=True)
     fileio.write_table(probs, out / "test_probs")
-    board = make_leaderboard(runs, meta)
-    fileio.write_table(board, out / "leaderboard")
+    board = score_board(runs, meta)
+    fileio.write_table(board, out / "scores")
     fileio.write_table(showcase_table(board, runs, probs), out / "showcase")
     fileio.write_table(data_table(pd.read_parquet(args.split), json.loads(Path(args.scaler).read_text())), out / "data")
     fileio.write_table(paired_differences(runs, next(iter(specs))), out / "comparisons")
@@ -171,3 +182,15 @@ def collect_tables_step(args) -> None:
         fileio.write_table(points, out / "sweep_points")
         fileio.write_table(summarise_points(points), out / "sweep_summary")
     log(f"tables for {len(specs)} experiments written to {out}")
+
+
+def label_tables_step(args) -> None:
+    """The tables that carry the experiments' titles and descriptions, from the specs and the score board."""
+    specs = {spec["id"]: spec for spec in args.specs}
+    meta = experiment_meta(specs)
+    out = Path(args.outdir)
+    fileio.write_table(meta, out / "experiments")
+    # every experiment's resolved spec, prose and all (the ledger's record of what each experiment was)
+    fileio.write_text(json.dumps(specs, indent=1, sort_keys=True) + "\n", out / "specs.json")
+    fileio.write_table(titled(pd.read_parquet(args.scores), meta), out / "leaderboard")
+    log(f"titles of {len(specs)} experiments written to {out}")

@@ -6,6 +6,7 @@ rule check_claims:
     input:
         code=CODE["check_claims"],
         claims=CLAIMS_SETTINGS,
+        specs=list(NUMBER_SPEC_FILES.values()),
         tables=rules.collect_tables.output,
     output:
         expand("results/tables/{table}.{ext}", table=["claims", "claim_seeds", "claims_left_out", "claim_timings"],
@@ -21,7 +22,7 @@ rule check_claims:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench check_claims --claims {input.claims:q}"
+        "python -m lessonbench check_claims --claims {input.claims:q} --specs {input.specs:q}"
         " --tables {params.tables:q} --outdir {params.tables:q} > {log:q} 2>&1"
 
 

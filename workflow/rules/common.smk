@@ -19,6 +19,7 @@ from lessonbench.fileio import write_text
 from lessonbench.cli import STEPS
 from lessonbench.imports import source_files
 from lessonbench.config import (
+    PROSE,
     TUNED,
     ConfigError,
     canonical_json,
@@ -117,6 +118,10 @@ CHOSEN_SPEC_FILES = ({TUNED: f"results/search/random-{SEARCH['search_seeds'][0]}
     f"{sweep['id']}_best": f"results/sweeps/{sweep['id']}/spec.json" for sweep in SWEEPS}
 TRAINING_FILES |= {exp: path for exp, path in CHOSEN_SPEC_FILES.items() if exp == TUNED}
 RUN_SPEC_FILES = SPEC_FILES | CHOSEN_SPEC_FILES
+# the same without titles and descriptions, for the steps that compute (collect_tables, check_claims): a title
+# edit reruns label_tables and the report only (the search's and sweeps' files hold no prose a user writes)
+NUMBER_SPEC_FILES = {exp: settings_file("numbers", exp, {k: v for k, v in spec.items() if k not in PROSE})
+                     for exp, spec in SPECS.items()} | CHOSEN_SPEC_FILES
 
 
 def get_training_spec(wildcards):
@@ -293,7 +298,9 @@ FIGURES = {
 }
 SECTION_FIGURES = [f"results/figures/curves_{section}.png" for section in SECTIONS]
 SENSITIVITY_FIGURE = ["results/figures/sensitivity.png"] if SWEEPS else []
-TABLES = ["experiments", "history", "runs", "test_probs", "leaderboard", "comparisons", "timings", "showcase", "data"]
+# collect_tables writes the numbers (no experiment's title or description in them); label_tables adds the words
+TABLES = ["history", "runs", "test_probs", "scores", "comparisons", "timings", "showcase", "data"]
 TABLES += ["tuned_vs_base"] if SEARCH else []
 TABLES += ["sweep_points", "sweep_summary"] if SWEEPS else []
+LABELLED_TABLES = ["experiments", "leaderboard"]
 SEARCH_TABLES = ["search_trials", "search_rounds", "search_samplers", "search_choice", "search_timings"]

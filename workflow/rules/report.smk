@@ -3,6 +3,7 @@ rule render_report:
         code=CODE["render_report"],
         section_titles=SECTION_TITLES_FILE,
         tables=rules.collect_tables.output,
+        labelled_tables=rules.label_tables.output,
         claims=rules.check_claims.output,
         claim_figures=CLAIM_FIGURES,
         sensitivity=SENSITIVITY_FIGURE,
