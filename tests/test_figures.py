@@ -82,3 +82,15 @@ def test_the_key_follows_matplotlibs_settings(monkeypatch):
     before = figures.figure_key(figures.plot_small_multiples, args)
     monkeypatch.setitem(figures.matplotlib.rcParams, "lines.linewidth", 3.0)  # as a user's matplotlibrc might
     assert figures.figure_key(figures.plot_small_multiples, args) != before
+
+
+def test_a_panel_whose_curves_stay_below_the_shared_axis_gets_its_own_and_says_so():
+    """All-equal weights (~44%) and a too-small step (~34%) were empty boxes on the shared 50-100% axis."""
+    frame = history()
+    frame.loc[frame["experiment"] == "a", "accuracy"] = 0.3
+    fig = figures.plot_small_multiples(frame.replace({"experiment": {"a": "low"}}), ["low", "b"])
+    try:
+        panels = {ax.get_title(): ax.get_ylim() for ax in fig.axes if ax.get_title()}
+        assert panels == {"low (0-100%)": (0.0, 101.0), "b": (50.0, 101.0)}
+    finally:
+        figures.plt.close(fig)

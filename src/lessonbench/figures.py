@@ -188,22 +188,34 @@ def plot_section(history: pd.DataFrame, experiments: list[str], palette: dict):
     return fig
 
 
+SHARED_FLOOR = 50  # the small multiples' shared accuracy axis starts here (%)
+
+
 def plot_small_multiples(history: pd.DataFrame, experiments: list[str]):
-    """One panel per experiment: train and validation accuracy, mean with 95% band over seeds."""
+    """One panel per experiment: train and validation accuracy, mean with 95% band over seeds.
+
+    The panels share a 50-100% axis, so that the good runs can be told apart; an experiment whose curves never
+    reach 50% (all-equal weights, a too-small step) would be an empty box there, so its panel spans 0-100% and
+    says so in its title.
+    """
     cols = 4
     rows = -(-len(experiments) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 1.45 * rows + 0.5), sharey=True, squeeze=False,
-                             layout="constrained")
-    for ax, exp in zip(axes.flat, experiments):
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 1.45 * rows + 0.5), squeeze=False, layout="constrained")
+    for i, (ax, exp) in enumerate(zip(axes.flat, experiments)):
         hist = history[history["experiment"] == exp]
+        top = 0.0
         for split, color in (("train", "tab:orange"), ("val", "tab:blue")):
             band = mean_band(hist, split, "accuracy") * 100
             ax.plot(band.index, band["mean"], color=color, label=split, linewidth=1.2)
             ax.fill_between(band.index, band["low"], band["high"], color=color, alpha=0.2, linewidth=0)
-        ax.set_title(exp)
+            top = max(top, band["mean"].max()) if len(band) else top
+        own_scale = not hist.empty and top < SHARED_FLOOR
+        ax.set_title(f"{exp} (0-100%)" if own_scale else exp)
         if hist.empty:
             ax.text(0.5, 0.5, "every seed diverged", ha="center", va="center", transform=ax.transAxes)
-        ax.set_ylim(50, 101)
+        ax.set_ylim(0 if own_scale else SHARED_FLOOR, 101)
+        if i % cols and not own_scale:  # the shared axis is labelled in the first column
+            ax.tick_params(labelleft=False)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(experiments):]:
         ax.axis("off")

@@ -37,7 +37,7 @@ def leaderboard_row(runs: pd.DataFrame) -> dict:
 def score_board(runs: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
     """One row per experiment in config order: section, epochs, the seeds' summary and the rank; no prose.
 
-    What the figures and claims read: a title edit leaves it, and them, alone.
+    What the figure steps read: a title edit leaves it, and them, alone.
     """
     rows = [{"experiment": exp, **leaderboard_row(group)} for exp, group in runs.groupby("experiment", sort=False)]
     board = meta[["experiment", "section", "epochs"]].merge(pd.DataFrame(rows), on="experiment")
