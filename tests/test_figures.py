@@ -90,7 +90,8 @@ def test_a_panel_whose_curves_stay_below_the_shared_axis_gets_its_own_and_says_s
     frame.loc[frame["experiment"] == "a", "accuracy"] = 0.3
     fig = figures.plot_small_multiples(frame.replace({"experiment": {"a": "low"}}), ["low", "b"])
     try:
-        panels = {ax.get_title(): ax.get_ylim() for ax in fig.axes if ax.get_title()}
-        assert panels == {"low (0-100%)": (0.0, 101.0), "b": (50.0, 101.0)}
+        panels = {ax.get_title(): (ax.get_ylim(), [t.get_text() for t in ax.texts]) for ax in fig.axes
+                  if ax.get_title()}
+        assert panels == {"low": ((0.0, 101.0), ["own axis: 0-100%"]), "b": ((50.0, 101.0), [])}
     finally:
         figures.plt.close(fig)
