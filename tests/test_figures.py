@@ -58,8 +58,7 @@ def test_the_palette_is_seaborns_without_importing_it():
 
 def test_a_curves_band_comes_back_from_the_store_bit_for_bit(tmp_path, monkeypatch):
     matrix = np.random.default_rng(0).uniform(0.8, 1.0, size=(6, 12))
-    monkeypatch.setitem(figures.BANDS, "store", "")  # both restored afterwards
-    monkeypatch.setitem(figures.BANDS, "code", "")
+    monkeypatch.setitem(figures.STORE, "dir", "")  # restored afterwards
     expected = stats.band(matrix)
     figures.use_store(str(tmp_path / "store"))
     first = figures.band(matrix)

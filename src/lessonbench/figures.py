@@ -65,10 +65,11 @@ def figure_key(plot, args: tuple) -> str:
     return hashlib.sha256(b"\0".join([payload, code_digest().encode(), setting.encode()])).hexdigest()
 
 
-def drawn(path, plot, *args, store: str = "") -> None:
+def drawn(path, plot, *args, store: str | None = None) -> None:
     """save(plot(*args), path), or, when the store holds the same drawing (same function, data and code), its
-    PNG copied into place: a figure whose numbers did not change is not drawn again (a title edit, or an edit
-    of one experiment for the figures without it)."""
+    PNG copied into place: a figure whose numbers did not change is not drawn again (an edit of one experiment,
+    for the figures without it). store: the store's folder; by default the one use_store set for this process."""
+    store = STORE["dir"] if store is None else store
     if not store:
         save(plot(*args), path)
         return
@@ -113,34 +114,32 @@ def plot_leaderboard(board: pd.DataFrame):
     return fig
 
 
-BANDS: dict = {"store": "", "code": ""}  # where this process keeps curves' bands: set by use_store()
+STORE: dict = {"dir": ""}  # where this process keeps its drawings and curves' bands: set by use_store()
 
 
 def use_store(store_dir: str) -> None:
-    """Keep the bands of the curves this process draws in the store (empty: none)."""
-    from lessonbench.store import code_digest
-
-    BANDS.update(store=store_dir, code=code_digest() if store_dir else "")
+    """Keep the drawings and the curves' bands of this process in the store (empty: none)."""
+    STORE["dir"] = store_dir
 
 
 def band(matrix) -> tuple[np.ndarray, np.ndarray]:
     """stats.band of a seeds x epochs matrix, or its stored result for the same numbers and code: the bootstrap is
     most of a curve figure's time, and an edit of one experiment leaves the other experiments' curves alone."""
     matrix = np.ascontiguousarray(matrix, dtype=float)
-    if not BANDS["store"]:
+    if not STORE["dir"]:
         return stats.band(matrix)
-    from lessonbench.store import fetch, keep
+    from lessonbench.store import code_digest, fetch, keep
 
     key = hashlib.sha256(b"\0".join([b"band", str(matrix.shape).encode(), matrix.tobytes(),
-                                     BANDS["code"].encode()])).hexdigest()
+                                     code_digest().encode()])).hexdigest()
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/band.npy"
-        if fetch(BANDS["store"], key, {"band.npy": path}) is not None:
+        if fetch(STORE["dir"], key, {"band.npy": path}) is not None:
             low, high = np.load(path)
             return low, high
         low, high = stats.band(matrix)
         np.save(path, np.stack([low, high]))
-        keep(BANDS["store"], key, {"band.npy": path}, {"step": "band"})
+        keep(STORE["dir"], key, {"band.npy": path}, {"step": "band"})
     return low, high
 
 
@@ -205,10 +204,10 @@ def plot_small_multiples(history: pd.DataFrame, experiments: list[str]):
         hist = history[history["experiment"] == exp]
         top = 0.0
         for split, color in (("train", "tab:orange"), ("val", "tab:blue")):
-            band = mean_band(hist, split, "accuracy") * 100
-            ax.plot(band.index, band["mean"], color=color, label=split, linewidth=1.2)
-            ax.fill_between(band.index, band["low"], band["high"], color=color, alpha=0.2, linewidth=0)
-            top = max(top, band["mean"].max()) if len(band) else top
+            curve = mean_band(hist, split, "accuracy") * 100
+            ax.plot(curve.index, curve["mean"], color=color, label=split, linewidth=1.2)
+            ax.fill_between(curve.index, curve["low"], curve["high"], color=color, alpha=0.2, linewidth=0)
+            top = max(top, curve["mean"].max()) if len(curve) else top
         own_scale = not hist.empty and top < SHARED_FLOOR
         ax.set_title(exp)
         if own_scale:  # said inside the panel, in its empty upper half: a longer title could widen the figure
@@ -274,20 +273,19 @@ def draw_figures_step(args) -> None:
     use_store(args.store)
     # each drawing gets only the data it draws, so the store can hand back the figures an edit leaves alone
     drawn(args.leaderboard, plot_leaderboard,
-          board[["experiment", "test_accuracy_mean", "test_accuracy_ci_low", "test_accuracy_ci_high"]],
-          store=args.store)
-    drawn(args.small_multiples, plot_small_multiples, history, list(board["experiment"]), store=args.store)
+          board[["experiment", "test_accuracy_mean", "test_accuracy_ci_low", "test_accuracy_ci_high"]])
+    drawn(args.small_multiples, plot_small_multiples, history, list(board["experiment"]))
     for section, path in zip(args.sections, args.section_figures):
         experiments = list(board.loc[board["section"] == section, "experiment"])
         drawn(path, plot_section, of_experiments(history, experiments), experiments,
-              {exp: palette[exp] for exp in experiments}, store=args.store)
+              {exp: palette[exp] for exp in experiments})
     showcase = pd.read_parquet(tables_dir / "showcase.parquet").iloc[0]  # chosen by the tables step
     exp, seed = showcase["experiment"], int(showcase["seed"])
     probs = pd.read_parquet(tables_dir / "test_probs.parquet")
     probs = probs[(probs["experiment"] == exp) & (probs["seed"] == seed)].reset_index(drop=True)
     errors = misclassified(probs, pd.read_parquet(args.split))
-    drawn(args.confusion, plot_confusion, probs[["label", "pred"]], f"{exp}, seed {seed}", store=args.store)
-    drawn(args.errors, plot_error_gallery, errors.reset_index(drop=True), store=args.store)
+    drawn(args.confusion, plot_confusion, probs[["label", "pred"]], f"{exp}, seed {seed}")
+    drawn(args.errors, plot_error_gallery, errors.reset_index(drop=True))
     log(f"figures written; showcase {exp} seed {seed} with {len(errors)} test errors")
 
 

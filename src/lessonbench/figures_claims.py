@@ -68,14 +68,14 @@ def draw_claims_step(args) -> None:
     tables = Path(args.tables)
     claims = pd.read_parquet(tables / "claims.parquet")
     history = pd.read_parquet(tables / "history.parquet")
-    meta = pd.read_parquet(tables / "scores.parquet")  # experiments in config order
-    palette = colors(list(meta["experiment"]))
+    scores = pd.read_parquet(tables / "scores.parquet")  # experiments in config order
+    palette = colors(list(scores["experiment"]))
     use_store(args.store)
     for path in args.figures:  # results/figures/claims/CLAIM_ID.png
         rows = claims.loc[claims["claim_id"] == Path(path).stem, CLAIM_COLUMNS].reset_index(drop=True)
         experiments = claim_experiments(rows.iloc[0])
         drawn(path, plot_claim, rows, of_experiments(history, experiments),
-              {exp: palette[exp] for exp in experiments if exp in palette}, store=args.store)
+              {exp: palette[exp] for exp in experiments if exp in palette})
     log(f"{len(args.figures)} claim figures written")
 
 
@@ -119,8 +119,9 @@ def plot_sensitivity(summary: pd.DataFrame, palette: dict):
 def draw_sensitivity_step(args) -> None:
     tables = Path(args.tables)
     summary = pd.read_parquet(tables / "sweep_summary.parquet")
-    meta = pd.read_parquet(tables / "scores.parquet")  # experiments in config order
-    palette = colors(list(meta["experiment"]))
+    scores = pd.read_parquet(tables / "scores.parquet")  # experiments in config order
+    palette = colors(list(scores["experiment"]))
+    use_store(args.store)
     mine = {exp: palette[exp] for exp in summary["experiment"].unique() if exp in palette}
-    drawn(args.figure, plot_sensitivity, summary, mine, store=args.store)
+    drawn(args.figure, plot_sensitivity, summary, mine)
     log(f"sensitivity figure of {summary['sweep'].nunique()} sweeps written")

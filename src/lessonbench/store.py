@@ -17,6 +17,7 @@ The operating system drops the lock of a killed process, so no lock outlives its
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -36,8 +37,10 @@ def file_digest(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+@functools.cache
 def code_digest() -> str:
-    """Every source file of the package: any code edit changes every key (never a stale reuse)."""
+    """Every source file of the package: any code edit changes every key (never a stale reuse). Read once a
+    process: a job's code does not change while it runs."""
     digest = hashlib.sha256()
     for path in sorted(PACKAGE.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
