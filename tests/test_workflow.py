@@ -319,6 +319,17 @@ def run_with_edit(tree: Path, name: str, old: str, new: str) -> subprocess.Compl
         path.write_text(original)
 
 
+def test_without_a_store_a_job_trains_and_keeps_nothing(tree, first_run):
+    """`store: null` (the text "null" from `--config store=null` too) means no store: the job trains, writes the
+    same bytes, and no folder is made for it."""
+    before = (tree / "results" / "runs" / "adam" / "runs.parquet").read_bytes()
+    snakemake(tree, "--config", "store=null", "--forcerun", "train_experiment", "results/runs/adam/runs.parquet")
+    log = (tree / "results" / "logs" / "train_experiment" / "adam.log").read_text()
+    assert "reused the stored result" not in log
+    assert not (tree / "null").exists()
+    assert (tree / "results" / "runs" / "adam" / "runs.parquet").read_bytes() == before
+
+
 def test_bad_input_stops_before_any_job(tree):
     before = {p: p.stat().st_mtime_ns for p in (tree / "results").rglob("*")}
     proc = run_with_edit(tree, "experiments/tiny.yaml", "lr: 0.01", "momentun: 0.9\n      lr: 0.01")

@@ -45,5 +45,5 @@ rule draw_claims:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench draw_claims --tables {params.tables:q} --store {params.store:q}"
+        "python -m lessonbench draw_claims --tables {params.tables:q} --store={params.store:q}"
         " --figures {output:q} > {log:q} 2>&1"

@@ -71,7 +71,8 @@ GPUS = 1 if config["device"] == "cuda" else 0
 # pyproject.toml (a test checks), but never built here, where conda's channels cannot be reached.
 CONDA_ENV = str(Path(workflow.basedir) / "environment.yml")
 # Results kept by content (store.py): training and sweep jobs reuse them when the same job comes back.
-STORE = config.get("store") or ""
+# `--config store=null` arrives as the text "null": no store, as for the other optional files
+STORE = "" if config.get("store") in (None, "", "null", "none") else config["store"]
 LIB = "src/lessonbench/"
 # Each step's code inputs: the module that holds its command (cli.STEPS, keyed by the step's one name: the rule's
 # and the command's) and everything it imports from the package, transitively (imports.py reads them with ast):
@@ -152,7 +153,7 @@ def all_runs(name):
 
 # The one train command: train_experiment runs it for an experiment, train_chunk for some of its seeds.
 TRAIN_COMMAND = ("python -m lessonbench train_experiment --experiment {wildcards.experiment} --spec {input.spec:q}"
-                 " --threads {params.threads} --device {params.device} --store {params.store:q}"
+                 " --threads {params.threads} --device {params.device} --store={params.store:q}"
                  f" --split {{input.split:q}} --scaler {{input.scaler:q}} {run_options()}")
 
 

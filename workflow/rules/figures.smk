@@ -21,7 +21,7 @@ rule draw_figures:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench draw_figures --tables {params.tables:q} --store {params.store:q} --split {input.split:q}"
+        "python -m lessonbench draw_figures --tables {params.tables:q} --store={params.store:q} --split {input.split:q}"
         " --leaderboard {output.leaderboard:q} --small-multiples {output.small_multiples:q}"
         " --confusion {output.confusion:q} --errors {output.errors:q}"
         " --sections {params.sections:q} --section-figures {output.sections:q} > {log:q} 2>&1"

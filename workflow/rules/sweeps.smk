@@ -30,7 +30,7 @@ rule train_sweep:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench train_sweep --sweep {input.sweep:q} --store {params.store:q} --threads {params.threads}"
+        "python -m lessonbench train_sweep --sweep {input.sweep:q} --store={params.store:q} --threads {params.threads}"
         " --device {params.device} {params.experiment_files}"
         " --split {input.split:q} --scaler {input.scaler:q} --points {output.points:q} --best {output.best:q}"
         f" --spec {{output.spec:q}} {run_options()} > {{log:q}} 2>&1"
@@ -54,4 +54,4 @@ rule draw_sensitivity:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench draw_sensitivity --tables {params.tables:q} --store {params.store:q} --figure {output:q} > {log:q} 2>&1"
+        "python -m lessonbench draw_sensitivity --tables {params.tables:q} --store={params.store:q} --figure {output:q} > {log:q} 2>&1"
