@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from lessonbench import report
@@ -85,3 +86,31 @@ def test_context_gives_the_template_titles_counts_and_no_wall_times_when_reprodu
     assert context["claims"] is None and context["sensitivity"] is None and context["n_seeds"] == 3
     context = report.build_context(tables(), figures, {**info, "reproducible": False})
     assert {r["seconds_per_seed_mean"] for r in context["leaderboard"]} == {1.5}
+
+
+def test_stored_image_streams_give_weasyprints_own_pdf_bytes(tmp_path, monkeypatch):
+    """The figures' PDF streams taken from the store (first render: computed and kept; second: read back) make
+    the same PDF, byte for byte, as WeasyPrint re-encoding every PNG itself; a second render reads them back."""
+    from PIL import Image
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    rng = np.random.default_rng(0)
+    uris = []
+    for i, mode in enumerate(("RGBA", "RGB", "RGBA")):
+        pixels = rng.integers(0, 256, size=(40 + i, 60, len(mode)), dtype=np.uint8)
+        Image.fromarray(pixels, mode).save(tmp_path / f"f{i}.png")
+        uris.append(report.data_uri(tmp_path / f"f{i}.png"))
+    html = "<html><body>" + "".join(f'<p>figure {i}</p><img src="{u}">' for i, u in enumerate(uris)) + "</body></html>"
+    store = tmp_path / "store"
+    for name, where in (("plain", ""), ("cold", store), ("warm", store)):
+        report.render_pdf(html, tmp_path / f"{name}.pdf", str(where))
+    plain = (tmp_path / "plain.pdf").read_bytes()
+    assert (tmp_path / "cold.pdf").read_bytes() == plain
+    assert (tmp_path / "warm.pdf").read_bytes() == plain
+    entries = [p for p in store.glob("*/*") if (p / "complete.json").exists()]
+    assert sorted(len(list(p.glob("*.bin"))) for p in entries) == [1, 2, 2]  # RGB: pixels; RGBA: and the mask
+
+    calls = []
+    monkeypatch.setattr("weasyprint.images.RasterImage._get_png_data", lambda image: calls.append(image))
+    report.render_pdf(html, tmp_path / "again.pdf", str(store))
+    assert calls == [] and (tmp_path / "again.pdf").read_bytes() == plain  # nothing re-encoded

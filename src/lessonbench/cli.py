@@ -190,6 +190,8 @@ def parser() -> argparse.ArgumentParser:
                                        help="folder of results kept by content: drawings of unchanged data are copied")
     for name in ("config-hash", "html", "pdf"):
         report.add_argument(f"--{name}", required=True)
+    report.add_argument("--store", default="",
+                        help="folder of results kept by content: the figures' PDF image streams")
     report.add_argument("--threads", type=int, default=1)
     report.add_argument("--section-titles", type=settings, default={},
                         help="settings file: {section: title} from the experiment files")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 import jinja2
@@ -263,12 +265,97 @@ def render_html(context: dict) -> str:
     return environment().get_template("report.html.j2").render(**context)
 
 
-def render_pdf(html: str, path) -> None:
-    """WeasyPrint PDF; its dates come from the HTML's dcterms meta (SOURCE_DATE_EPOCH when set)."""
+def render_pdf(html: str, path, store: str = "") -> None:
+    """WeasyPrint PDF; its dates come from the HTML's dcterms meta (SOURCE_DATE_EPOCH when set). store: where
+    the figures' PDF image streams are kept by content (empty: none), the same bytes either way."""
     import weasyprint  # imported here: slow, and only this step needs it
 
-    pdf = weasyprint.HTML(string=html).write_pdf()  # self-contained: inline CSS, images as data: URIs
+    with stored_image_streams(store):
+        pdf = weasyprint.HTML(string=html).write_pdf()  # self-contained: inline CSS, images as data: URIs
     fileio.write_bytes(pdf, path)
+
+
+# The WeasyPrint whose image code stored_image_streams repeats; another version renders without the store.
+WEASYPRINT = "70.0"
+
+
+@contextmanager
+def stored_image_streams(store: str):
+    """For the block, WeasyPrint takes each PNG figure's PDF streams from the store when it holds them.
+
+    WeasyPrint decodes and re-encodes every PNG each time it writes a PDF (RasterImage.get_x_object: the RGB
+    pixels and the alpha mask, zlib-compressed again; about 1.5 s of the report's 33 figures, a quarter of the
+    render), and what it embeds depends only on the PNG's bytes. Kept by content (with the package's code and
+    Pillow's version in the key), a render re-encodes only the figures that changed since one before it. The
+    streams are the ones WeasyPrint would make, so the PDF's bytes are the same (tested)."""
+    import weasyprint
+    from weasyprint.images import RasterImage
+
+    if not store or weasyprint.__version__ != WEASYPRINT:
+        yield
+        return
+    original = RasterImage.get_x_object
+
+    def get_x_object(image, interpolate, dpi_ratio):
+        if dpi_ratio != 1 or image.format != "PNG" or image.mode not in ("RGB", "RGBA"):
+            return original(image, interpolate, dpi_ratio)
+        return png_x_object(image, interpolate, image_streams(image.image_data.data, image.mode, store))
+
+    RasterImage.get_x_object = get_x_object
+    try:
+        yield
+    finally:
+        RasterImage.get_x_object = original
+
+
+def image_streams(png: bytes, mode: str, store: str) -> tuple[bytes, bytes | None]:
+    """The PNG's pixels (RGB) and alpha mask (RGBA only) as WeasyPrint 70 embeds them, stored by content."""
+    import hashlib
+    import tempfile
+
+    import PIL
+    from PIL import Image
+    from weasyprint.images import RasterImage
+
+    from lessonbench.store import code_digest, fetch, keep
+
+    key = hashlib.sha256(b"\0".join([b"pdf image streams", WEASYPRINT.encode(), PIL.__version__.encode(),
+                                      code_digest().encode(), mode.encode(), png])).hexdigest()
+    names = ["color.bin", "alpha.bin"] if mode == "RGBA" else ["color.bin"]
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {name: Path(tmp) / name for name in names}
+        if fetch(store, key, paths) is None:
+            image = Image.open(io.BytesIO(png))
+            if mode == "RGBA":
+                alpha = image.getchannel("A")
+                paths["alpha.bin"].write_bytes(RasterImage._get_png_data(alpha))
+                image = image.convert("RGB")
+            paths["color.bin"].write_bytes(RasterImage._get_png_data(image))
+            keep(store, key, paths, {"step": "pdf image streams", "what": f"{mode} PNG, {len(png)} bytes"})
+        color = paths["color.bin"].read_bytes()
+        return color, paths["alpha.bin"].read_bytes() if mode == "RGBA" else None
+
+
+def png_x_object(image, interpolate: bool, streams: tuple[bytes, bytes | None]):
+    """WeasyPrint 70's RasterImage.get_x_object for an RGB(A) PNG drawn at its own resolution, with the streams
+    given: the same dictionaries, keys in the same order, the image cache filled in the same order."""
+    import pydyf
+
+    color, alpha = streams
+    extra = pydyf.Dictionary({
+        "Type": "/XObject", "Subtype": "/Image", "Width": image.width, "Height": image.height,
+        "ColorSpace": "/DeviceRGB", "BitsPerComponent": 8, "Interpolate": "true" if interpolate else "false"})
+    extra["Filter"] = "/FlateDecode"
+    extra["DecodeParms"] = pydyf.Dictionary({"Predictor": 15, "Columns": image.width})
+    extra["DecodeParms"]["Colors"] = 3
+    if alpha is not None:
+        mask = image.cache_image_data(alpha, slot="streamalpha")
+        extra["SMask"] = pydyf.Stream([mask], extra={
+            "Filter": "/FlateDecode", "Type": "/XObject", "Subtype": "/Image",
+            "DecodeParms": pydyf.Dictionary({"Predictor": 15, "Columns": image.width}),
+            "Width": image.width, "Height": image.height, "ColorSpace": "/DeviceGray", "BitsPerComponent": 8,
+            "Interpolate": "true" if interpolate else "false"})
+    return pydyf.Stream([image.cache_image_data(color, slot="stream")], extra)
 
 
 def search_context(paths: dict, tables_dir: Path, board: pd.DataFrame, reproducible: bool) -> dict | None:
@@ -342,7 +429,7 @@ def render_report_step(args) -> None:
         context["changes"] = {**ledger.changes(ledger.previous(history), now), "ledger": args.ledger}
     html = render_html(context)
     fileio.write_text(html, args.html)
-    render_pdf(html, args.pdf)
+    render_pdf(html, args.pdf, args.store)
     if args.ledger:  # only after the report is written: a failed build records nothing
         ledger.append(args.ledger, history, now)
         log(f"ledger: build {int(now['build'].iloc[0])} recorded in {args.ledger}")

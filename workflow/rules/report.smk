@@ -30,6 +30,7 @@ rule render_report:
         tables=get_tables_dir,
         config_hash=config_hash(DATA, SPECS),
         threads=config["torch_threads"],
+        store=STORE,
         # read and appended to, never an output: Snakemake's deletion before a rerun cannot remove it
         ledger=config.get("ledger") or "",
     log:
@@ -48,7 +49,7 @@ rule render_report:
         " --section-figures {input.sections:q} --claim-figures {input.claim_figures:q}"
         " --sensitivity-figure {input.sensitivity:q}"
         " --config-hash {params.config_hash}"
-        " --section-titles {input.section_titles:q} --threads {params.threads} --ledger {params.ledger:q} --html {output.html:q} --pdf {output.pdf:q}"
+        " --section-titles {input.section_titles:q} --threads {params.threads} --store={params.store:q} --ledger {params.ledger:q} --html {output.html:q} --pdf {output.pdf:q}"
         " --verification {input.verification:q} --search {params.search} --illustrations optimizer_paths={input.optimizer_paths:q}"
         " optimizer_paths_figure={input.optimizer_paths_figure:q} activations={input.activations:q}"
         " activations_settings={input.activations_settings:q}"
