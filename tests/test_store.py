@@ -58,3 +58,37 @@ def test_second_writer_waits_for_the_first(tmp_path):
         waited = time.monotonic() - start
     holder.wait(timeout=30)
     assert waited > 0.5 and "waiting: another job is still writing" in messages[0]
+
+
+def test_csv_rows_from_the_store_make_the_same_file_and_an_edit_formats_only_its_rows(tmp_path, monkeypatch):
+    """A long table's CSV written in parts (one experiment's rows each, kept by content) is byte for byte the
+    CSV pandas writes at once, gaps, text and nullable integers included; changing one experiment's numbers
+    formats only its rows again, even a change the CSV's six figures do not show (the key is the bits)."""
+    import numpy as np
+    import pandas as pd
+
+    from lessonbench import fileio
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"experiment": np.repeat(["a", "b, quoted", "c"], [5, 4, 6]),
+                          "seed": np.arange(15), "value": rng.random(15) * 1e-3,
+                          "diverged": pd.array([None, 3] + [None] * 13, dtype="Int64"),
+                          "split": ["train", None, "val"] * 5})
+    frame.loc[7, "value"] = np.nan
+    frame["experiment"] = frame["experiment"].astype("str")
+    whole = tmp_path / "whole.csv"
+    frame.to_csv(whole, index=False, float_format=fileio.FLOAT_FORMAT)
+    formatted = []
+    real = pd.DataFrame.to_csv
+    monkeypatch.setattr(pd.DataFrame, "to_csv",
+                        lambda self, *a, **k: formatted.append(len(self)) or real(self, *a, **k))
+    fileio.write_table(frame, tmp_path / "t", store=str(tmp_path / "store"), by="experiment")
+    assert (tmp_path / "t.csv").read_bytes() == whole.read_bytes()
+    assert sorted(formatted) == [0, 4, 5, 6]  # the header, then each experiment's rows
+
+    formatted.clear()
+    frame.loc[frame["experiment"] == "c", "value"] += 1e-12  # beyond the CSV's 6 figures: another key all the same
+    fileio.write_table(frame, tmp_path / "t", store=str(tmp_path / "store"), by="experiment")
+    assert sorted(formatted) == [0, 6]
+    real(frame, whole, index=False, float_format=fileio.FLOAT_FORMAT)
+    assert (tmp_path / "t.csv").read_bytes() == whole.read_bytes()

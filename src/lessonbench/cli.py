@@ -143,6 +143,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--scaler", required=True, help="the fitted scaler (what it was fitted on)")
     s.add_argument("--sweep-points", nargs="*", default=[], help="every sweep's points table")
     s.add_argument("--outdir", required=True)
+    s.add_argument("--store", default="", help="folder of results kept by content: the long tables' CSV rows")
     for name in ("runs", "history", "test-probs", "timing"):
         s.add_argument(f"--{name}", nargs="+", required=True)
 

@@ -164,10 +164,12 @@ def collect_tables_step(args) -> None:
                          for exp, s in specs.items()])
     runs = pd.concat([pd.read_parquet(p) for p in args.runs], ignore_index=True)
     out = Path(args.outdir)
-    fileio.write_table(pd.concat([pd.read_parquet(p) for p in args.history], ignore_index=True), out / "history")
+    # the two long tables' CSV rows are kept per experiment in the store: an edit formats only its own again
+    fileio.write_table(pd.concat([pd.read_parquet(p) for p in args.history], ignore_index=True), out / "history",
+                       store=args.store, by="experiment")
     fileio.write_table(runs, out / "runs")
     probs = pd.concat([pd.read_parquet(p) for p in args.test_probs], ignore_index=True)
-    fileio.write_table(probs, out / "test_probs")
+    fileio.write_table(probs, out / "test_probs", store=args.store, by="experiment")
     board = score_board(runs, meta)
     fileio.write_table(board, out / "scores")
     fileio.write_table(showcase_table(board, runs, probs), out / "showcase")
