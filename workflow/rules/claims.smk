@@ -1,5 +1,7 @@
 # The lesson's claims (experiments/claims.yaml): one-factor paired comparisons with verdicts, read
 # from the tables; editing the claims file reruns these two jobs and the report, never training.
+# They are the longest chain between the tables and the report (check, then draw), so when more jobs can run
+# than there are cores (after collect_tables: the figures, label_tables) they go first.
 
 
 rule check_claims:
@@ -15,6 +17,7 @@ rule check_claims:
         tables=get_tables_dir,
     log:
         "results/logs/check_claims.log",
+    priority: 1
     resources:
         mem_mb=1000,
         runtime=10,
@@ -38,6 +41,7 @@ rule draw_claims:
         store=STORE,
     log:
         "results/logs/draw_claims.log",
+    priority: 1
     resources:
         mem_mb=1000,
         runtime=10,
