@@ -92,3 +92,16 @@ def test_csv_rows_from_the_store_make_the_same_file_and_an_edit_formats_only_its
     assert sorted(formatted) == [0, 6]
     real(frame, whole, index=False, float_format=fileio.FLOAT_FORMAT)
     assert (tmp_path / "t.csv").read_bytes() == whole.read_bytes()
+
+
+def test_a_kept_value_is_made_once_per_key_and_every_time_without_a_store(tmp_path):
+    made = []
+
+    def make():
+        made.append(1)
+        return {"a.bin": b"\x00one", "b.txt": b"two"}
+
+    for _ in range(2):
+        assert store.kept(str(tmp_path / "s"), "ab" * 32, make, {"step": "test"}) == make()
+    assert len(made) == 3  # the first call, and the two comparisons: the second call read it back
+    assert store.kept("", "ab" * 32, make, {}) == {"a.bin": b"\x00one", "b.txt": b"two"} and len(made) == 4

@@ -6,9 +6,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import hashlib  # noqa: E402
+import io  # noqa: E402
 import pickle  # noqa: E402
 import platform  # noqa: E402
-import tempfile  # noqa: E402
 from importlib.metadata import version  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -128,18 +128,17 @@ def band(matrix) -> tuple[np.ndarray, np.ndarray]:
     matrix = np.ascontiguousarray(matrix, dtype=float)
     if not STORE["dir"]:
         return stats.band(matrix)
-    from lessonbench.store import code_digest, fetch, keep
+    from lessonbench.store import code_digest, kept
 
     key = hashlib.sha256(b"\0".join([b"band", str(matrix.shape).encode(), matrix.tobytes(),
                                      code_digest().encode()])).hexdigest()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = f"{tmp}/band.npy"
-        if fetch(STORE["dir"], key, {"band.npy": path}) is not None:
-            low, high = np.load(path)
-            return low, high
-        low, high = stats.band(matrix)
-        np.save(path, np.stack([low, high]))
-        keep(STORE["dir"], key, {"band.npy": path}, {"step": "band"})
+
+    def compute() -> dict[str, bytes]:
+        out = io.BytesIO()
+        np.save(out, np.stack(stats.band(matrix)))
+        return {"band.npy": out.getvalue()}
+
+    low, high = np.load(io.BytesIO(kept(STORE["dir"], key, compute, {"step": "band"})["band.npy"]))
     return low, high
 
 

@@ -49,47 +49,44 @@ def write_table(frame, path, store: str = "", by: str | None = None) -> None:
     stem = Path(path).with_suffix("")
     write_parquet(frame, f"{stem}.parquet")
     if store and by and len(frame):
-        write_text(csv_in_parts(frame, by, store), f"{stem}.csv")
+        write_bytes(csv_in_parts(frame, by, store), f"{stem}.csv")
     else:
         write_csv(frame, f"{stem}.csv", float_format=FLOAT_FORMAT)
 
 
-def csv_in_parts(frame, by: str, store: str) -> str:
-    """frame.to_csv(index=False, float_format=FLOAT_FORMAT), its header and then each run of equal `by` values
+def csv_in_parts(frame, by: str, store: str) -> bytes:
+    """frame.to_csv(index=False, float_format=FLOAT_FORMAT) as UTF-8, its header and then each run of equal `by` values
     formatted alone, from the store where it holds that run's text. Each cell is formatted on its own (its
     column's dtype in the whole frame, which keys the run), so the parts join into the same text."""
     import hashlib
-    import tempfile
 
     import numpy as np
     import pandas as pd
 
-    from lessonbench.store import code_digest, fetch, keep
+    from lessonbench.store import code_digest, kept
 
     column = frame[by]
     changed = (column != column.shift()).fillna(True).to_numpy(dtype=bool)
     starts = [0, *(np.flatnonzero(changed[1:]) + 1).tolist(), len(frame)]
     shape = json.dumps([[str(name), str(dtype)] for name, dtype in frame.dtypes.items()]).encode()
-    texts = [frame.iloc[:0].to_csv(None, index=False)]
-    with tempfile.TemporaryDirectory() as tmp:
-        for start, stop in zip(starts[:-1], starts[1:]):
-            part = frame.iloc[start:stop]
-            digest = hashlib.sha256(b"\0".join([b"csv rows", pd.__version__.encode(), FLOAT_FORMAT.encode(),
-                                                code_digest().encode(), shape]))
-            for name in part.columns:
-                values = part[name]
-                if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf":
-                    digest.update(np.ascontiguousarray(values.to_numpy()).tobytes())
-                else:  # text, nullable integers: each value's repr, and where the gaps are
-                    digest.update("\x1f".join(map(repr, values.tolist())).encode())
-                    digest.update(values.isna().to_numpy().tobytes())
-            key = digest.hexdigest()
-            path = Path(tmp) / f"{start}.csv"
-            if fetch(store, key, {"rows.csv": path}) is None:
-                path.write_text(part.to_csv(None, index=False, header=False, float_format=FLOAT_FORMAT))
-                keep(store, key, {"rows.csv": path}, {"step": "csv rows", "what": f"{by}={column.iloc[start]}"})
-            texts.append(path.read_text())
-    return "".join(texts)
+    texts = [frame.iloc[:0].to_csv(None, index=False).encode()]
+    for start, stop in zip(starts[:-1], starts[1:]):
+        part = frame.iloc[start:stop]
+        digest = hashlib.sha256(b"\0".join([b"csv rows", pd.__version__.encode(), FLOAT_FORMAT.encode(),
+                                            code_digest().encode(), shape]))
+        for name in part.columns:
+            values = part[name]
+            if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf":
+                digest.update(np.ascontiguousarray(values.to_numpy()).tobytes())
+            else:  # text, nullable integers: each value's repr, and where the gaps are
+                digest.update("\x1f".join(map(repr, values.tolist())).encode())
+                digest.update(values.isna().to_numpy().tobytes())
+        rows = kept(store, digest.hexdigest(),
+                    lambda part=part: {"rows.csv": part.to_csv(None, index=False, header=False,
+                                                               float_format=FLOAT_FORMAT).encode()},
+                    {"step": "csv rows", "what": f"{by}={column.iloc[start]}"})
+        texts.append(rows["rows.csv"])
+    return b"".join(texts)
 
 
 def write_json(obj, path) -> None:

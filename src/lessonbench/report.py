@@ -336,29 +336,25 @@ def stored_image_streams(store: str):
 
 def image_streams(png: bytes, mode: str, store: str) -> tuple[bytes, bytes | None]:
     """The PNG's pixels (RGB) and alpha mask (RGBA only) as WeasyPrint 70 embeds them, stored by content."""
-    import tempfile
-
     import PIL
     from PIL import Image
     from weasyprint.images import RasterImage
 
-    from lessonbench.store import code_digest, fetch, keep
+    from lessonbench.store import code_digest, kept
+
+    def encode() -> dict[str, bytes]:
+        image = Image.open(io.BytesIO(png))
+        streams = {}
+        if mode == "RGBA":
+            streams["alpha.bin"] = RasterImage._get_png_data(image.getchannel("A"))
+            image = image.convert("RGB")
+        streams["color.bin"] = RasterImage._get_png_data(image)
+        return streams
 
     key = hashlib.sha256(b"\0".join([b"pdf image streams", WEASYPRINT.encode(), PIL.__version__.encode(),
                                       code_digest().encode(), mode.encode(), png])).hexdigest()
-    names = ["color.bin", "alpha.bin"] if mode == "RGBA" else ["color.bin"]
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = {name: Path(tmp) / name for name in names}
-        if fetch(store, key, paths) is None:
-            image = Image.open(io.BytesIO(png))
-            if mode == "RGBA":
-                alpha = image.getchannel("A")
-                paths["alpha.bin"].write_bytes(RasterImage._get_png_data(alpha))
-                image = image.convert("RGB")
-            paths["color.bin"].write_bytes(RasterImage._get_png_data(image))
-            keep(store, key, paths, {"step": "pdf image streams", "what": f"{mode} PNG, {len(png)} bytes"})
-        color = paths["color.bin"].read_bytes()
-        return color, paths["alpha.bin"].read_bytes() if mode == "RGBA" else None
+    streams = kept(store, key, encode, {"step": "pdf image streams", "what": f"{mode} PNG, {len(png)} bytes"})
+    return streams["color.bin"], streams.get("alpha.bin")
 
 
 def png_x_object(image, interpolate: bool, streams: tuple[bytes, bytes | None]):

@@ -113,6 +113,23 @@ def keep(store, job_key: str, outputs: dict[str, str], about: dict) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def kept(store, key: str, make, about: dict) -> dict[str, bytes]:
+    """The named byte strings stored under key, or those `make()` returns, stored there first: a value computed
+    in a job and kept by content (a curve's band, a PDF image stream, a table's CSV rows). No store: make()."""
+    if not store:
+        return make()
+    entry = Path(store) / key[:2] / key
+    if (entry / "complete.json").exists():  # a complete entry is never written again (keep renames it in whole)
+        return {path.name: path.read_bytes() for path in sorted(entry.iterdir()) if path.name != "complete.json"}
+    made = make()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {name: Path(tmp) / name for name in made}
+        for name, data in made.items():
+            paths[name].write_bytes(data)
+        keep(store, key, paths, about)
+    return made
+
+
 def reuse_or_run(store, step: str, settings, inputs: dict[str, str], outputs: dict[str, str], run, log,
                  what: str) -> bool:
     """Under the outputs' lock: copy the stored result of this exact job, or `run()` it and store what it wrote.
