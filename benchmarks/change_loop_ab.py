@@ -1,0 +1,95 @@
+"""Benchmark: the change loop's edits in two finished trees, interleaved, for a before/after on a drifting machine.
+
+    python benchmarks/change_loop.py --work /tmp/a        # in a checkout of the old code
+    python benchmarks/change_loop.py --work /tmp/b        # in a checkout of the new code
+    python benchmarks/change_loop_ab.py /tmp/a /tmp/b --trials 3
+
+This project's VM runs the same work up to twice as slowly from one quarter of an hour to the next (the
+notebook's one seed took 5.7 s in one run of change_loop.py and 12.2 s in the next), so two runs of
+change_loop.py one after the other compare the machine as much as the code. Here each trial runs, in tree A
+and then in tree B (B first on every other trial), the edits change_loop.py times: `momentum`'s learning rate
+(a value drawn anew each trial, the same in both trees), its title, a no-op rerun and the render alone, each
+restored and brought back untimed. It prints every time and the medians; timings are machine facts: nothing
+is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+LR = "optimizer: {name: sgd, lr: 0.1, momentum: 0.9}\n\n  sgd_lr01:"  # momentum's, as in change_loop.py
+TITLE = "title: SGD with momentum\n"
+STEPS = ("edit lr", "edit title", "no-op", "render")
+
+
+def snakemake(tree: Path, *args: str) -> float:
+    """Wall seconds of `snakemake --cores 2 ARGS` in tree (stops the benchmark if it fails)."""
+    command = [str(Path(sys.executable).parent / "snakemake"), "--cores", "2", *args]
+    started = time.perf_counter()
+    out = subprocess.run(command, cwd=tree, capture_output=True, text=True,
+                         env={**os.environ, "SOURCE_DATE_EPOCH": "1767225600"})
+    if out.returncode:
+        raise SystemExit(f"{' '.join(command)} failed in {tree}:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def timed_edit(tree: Path, old: str, new: str) -> float:
+    """Replace old (once) by new in the tree's lesson.yaml, time the rerun, restore and bring the tree back."""
+    path = tree / "experiments" / "lesson.yaml"
+    original = path.read_text()
+    if original.count(old) != 1:
+        raise SystemExit(f"{path}: expected {old!r} once")
+    path.write_text(original.replace(old, new))
+    try:
+        return snakemake(tree)
+    finally:
+        path.write_text(original)
+        snakemake(tree)  # back to the finished state (the store gives the old results back)
+
+
+def trial(tree: Path, n: int, lr: str) -> dict[str, float]:
+    return {"edit lr": timed_edit(tree, LR, LR.replace("lr: 0.1,", f"lr: {lr},")),
+            "edit title": timed_edit(tree, TITLE, f"title: SGD with momentum (edit {n})\n"),
+            "no-op": snakemake(tree),
+            "render": snakemake(tree, "--forcerun", "render_report")}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("a", type=Path, help="a tree change_loop.py --work left (the old code)")
+    p.add_argument("b", type=Path, help="another (the new code)")
+    p.add_argument("--trials", type=int, default=3)
+    p.add_argument("--json", help="also write every time here")
+    args = p.parse_args()
+    trees = {"A": args.a, "B": args.b}
+    for name, tree in trees.items():
+        if not (tree / "results" / "report" / "report.pdf").exists():
+            raise SystemExit(f"{name} = {tree}: no finished run there (make one with change_loop.py --work)")
+        snakemake(tree)  # finished, whatever was left half done
+    times: dict[str, dict[str, list[float]]] = {name: {step: [] for step in STEPS} for name in trees}
+    for n in range(args.trials):
+        # one new learning rate per trial, the same in both trees: neither store holds it, so both train
+        lr = f"{random.uniform(0.02, 0.08):.6f}"
+        for name in ("A", "B") if n % 2 == 0 else ("B", "A"):
+            for step, seconds in trial(trees[name], n, lr).items():
+                times[name][step].append(seconds)
+                print(f"trial {n + 1} {name} {step}: {seconds:.1f} s", flush=True)
+    print(f"\n| step | A: {args.a} | B: {args.b} | B / A (medians) |\n|---|---|---|---|")
+    for step in STEPS:
+        a, b = (statistics.median(times[name][step]) for name in trees)
+        each = {name: ", ".join(f"{t:.1f}" for t in times[name][step]) for name in trees}
+        print(f"| {step} | {a:.1f} s ({each['A']}) | {b:.1f} s ({each['B']}) | {b / a:.2f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"a": str(args.a), "b": str(args.b), "times": times}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
