@@ -67,7 +67,7 @@ def test_csv_rows_from_the_store_make_the_same_file_and_an_edit_formats_only_its
     import numpy as np
     import pandas as pd
 
-    from lessonbench import fileio
+    from lessonbench import fileio, tables
 
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"experiment": np.repeat(["a", "b, quoted", "c"], [5, 4, 6]),
@@ -82,13 +82,13 @@ def test_csv_rows_from_the_store_make_the_same_file_and_an_edit_formats_only_its
     real = pd.DataFrame.to_csv
     monkeypatch.setattr(pd.DataFrame, "to_csv",
                         lambda self, *a, **k: formatted.append(len(self)) or real(self, *a, **k))
-    fileio.write_table(frame, tmp_path / "t", store=str(tmp_path / "store"), by="experiment")
+    tables.write_by_experiment(frame, tmp_path / "t", str(tmp_path / "store"))
     assert (tmp_path / "t.csv").read_bytes() == whole.read_bytes()
     assert sorted(formatted) == [0, 4, 5, 6]  # the header, then each experiment's rows
 
     formatted.clear()
     frame.loc[frame["experiment"] == "c", "value"] += 1e-12  # beyond the CSV's 6 figures: another key all the same
-    fileio.write_table(frame, tmp_path / "t", store=str(tmp_path / "store"), by="experiment")
+    tables.write_by_experiment(frame, tmp_path / "t", str(tmp_path / "store"))
     assert sorted(formatted) == [0, 6]
     real(frame, whole, index=False, float_format=fileio.FLOAT_FORMAT)
     assert (tmp_path / "t.csv").read_bytes() == whole.read_bytes()
