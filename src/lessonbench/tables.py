@@ -181,10 +181,12 @@ def csv_in_parts(frame, by: str, store: str) -> bytes:
     starts = [0, *(np.flatnonzero(changed[1:]) + 1).tolist(), len(frame)]
     shape = json.dumps([[str(name), str(dtype)] for name, dtype in frame.dtypes.items()]).encode()
     texts = [frame.iloc[:0].to_csv(None, index=False).encode()]
+    # what every part's key shares: the format, the code and the whole frame's columns and dtypes
+    common = hashlib.sha256(b"\0".join([b"csv rows", pd.__version__.encode(), fileio.FLOAT_FORMAT.encode(),
+                                        code_digest().encode(), shape]))
     for start, stop in zip(starts[:-1], starts[1:]):
         part = frame.iloc[start:stop]
-        digest = hashlib.sha256(b"\0".join([b"csv rows", pd.__version__.encode(), fileio.FLOAT_FORMAT.encode(),
-                                            code_digest().encode(), shape]))
+        digest = common.copy()
         for name in part.columns:
             values = part[name]
             if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf":
