@@ -9,6 +9,7 @@ import pytest
 from lessonbench.cli import main
 from lessonbench.config import canonical_json, training_spec
 from lessonbench.data import fit_scaler
+from lessonbench.experiment import seed_chunks
 from lessonbench.fileio import write_json, write_parquet
 
 FILES = ("history.parquet", "runs.parquet", "test_probs.parquet", "weights.pt")
@@ -65,3 +66,33 @@ def test_overlapping_chunks_are_refused(lesson, split_frame, tmp_path):
     with pytest.raises(ValueError, match="overlap"):
         main(argv)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("exp_id", ["dropout", "lesson_best"])
+def test_seeds_split_over_processes_give_the_one_process_files(exp_id, lesson, split_frame, tmp_path):
+    """--processes N (train_experiment given N cores when few experiments retrain): forked processes train
+    chunks of the seeds, combined in the job: the files of one process, byte for byte."""
+    write_parquet(split_frame, tmp_path / "split.parquet")
+    write_json(fit_scaler(split_frame, "train"), tmp_path / "scaler.json")
+    spec = tmp_path / "spec.json"
+    spec.write_text(canonical_json({**training_spec(lesson[1][exp_id]), "epochs": 2, "seeds": 5}))
+
+    def train(out, processes):
+        argv = ["train_experiment", "--experiment", exp_id, "--spec", str(spec), "--processes", str(processes),
+                "--split", str(tmp_path / "split.parquet"), "--scaler", str(tmp_path / "scaler.json")]
+        argv += [f"--{name.split('.')[0].replace('_', '-')}={out / name}" for name in FILES]
+        main(argv + [f"--timing={out / 'timing.json'}"])
+
+    train(tmp_path / "one", 1)
+    train(tmp_path / "two", 2)
+    for name in FILES:
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
+    timing = json.loads((tmp_path / "two" / "timing.json").read_text())
+    assert timing["seeds"] == 5 and [c["seeds"] for c in timing["chunks"]] == [3, 2]
+
+
+def test_seed_chunks_are_contiguous_and_near_equal():
+    assert seed_chunks(list(range(10)), 2) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert seed_chunks(list(range(5)), 2) == [[0, 1, 2], [3, 4]]
+    assert seed_chunks([3, 4], 4) == [[3], [4]]
+    assert seed_chunks(list(range(7)), 1) == [list(range(7))]

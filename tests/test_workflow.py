@@ -119,6 +119,9 @@ def run_tree(tmp_path_factory) -> Path:
                          "train_sweep", "draw_sensitivity"}
     assert len(jobs["train_sweep"]) == 6
     assert len(jobs["search"]) == 2  # the narrowing random search and TPE, one search seed
+    # a clean run trains every experiment in one process each: no training job asks for more than one core
+    assert "--processes 1" in (plan := snakemake(tree, "-n", "-p", "--cores", "4").stdout)
+    assert not re.search(r"--processes [2-9]", plan)
     snakemake(tree, "--cores", "4")
     return tree
 
@@ -232,10 +235,15 @@ def test_editing_one_experiment_plans_only_it_and_downstream(tree):
     try:
         assert planned(tree) == {"train_experiment": ["adam"], "train_sweep": [""], **FROM_THE_TABLES}
         # 0.02 is off adam_lr's grid (0.003, 0.01, 0.03): the sweep reads nothing of adam's, so it does not wait
-        sweep_job = next(block for block in re.split(r"\n(?=(?:local)?rule \w+:)", snakemake(tree, "-n").stdout)
-                         if block.startswith(("rule train_sweep:", "localrule train_sweep:")))
+        blocks = re.split(r"\n(?=(?:local)?rule \w+:)", snakemake(tree, "-n", "-p").stdout)
+        sweep_job = next(block for block in blocks if block.startswith(("rule train_sweep:", "localrule train_sweep:")))
         inputs = re.search(r"input: (.*)", sweep_job).group(1)
         assert "results/settings/sweeps/adam_lr.json" in inputs and "results/runs/adam/" not in inputs
+        # the one experiment to retrain gets the cores its sweep leaves, its seeds (two) split over processes
+        four = re.split(r"\n(?=(?:local)?rule \w+:)", snakemake(tree, "-n", "-p", "--cores", "4").stdout)
+        train_job = next(block for block in four if "rule train_experiment:" in block)
+        assert re.search(r"\n\s*threads: 2\n", train_job) and "--processes 2" in train_job, train_job
+        assert "--processes 1" in next(block for block in blocks if "rule train_experiment:" in block)  # 2 cores
     finally:
         path.write_text(original)
     sweep_job = next(block for block in re.split(r"\n(?=(?:local)?rule \w+:)",

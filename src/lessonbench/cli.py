@@ -62,6 +62,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=1, help="torch threads (fixed, for bit-identical results)")
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the stacked model trains")
     s.add_argument("--seeds", type=int, nargs="+", help="train these seeds only (a chunk); default all")
+    s.add_argument("--processes", type=int, default=1,
+                   help="split the seeds over this many processes (CPU; the same files, in less wall time)")
     s.add_argument("--store", default="", help="folder of results kept by content (empty: none)")
     for name in ("split", "scaler", "history", "runs", "test-probs", "weights", "timing"):
         s.add_argument(f"--{name}", required=True)

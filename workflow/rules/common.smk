@@ -224,6 +224,32 @@ def chunk_seeds(experiment):
     return {i: seeds[start:start + SEED_CHUNK] for i, start in enumerate(range(0, len(seeds), SEED_CHUNK))}
 
 
+# The steps that train: with cores to spare, the experiments among them share the cores (get_train_threads).
+TRAINING_STEPS = {"train_experiment", "train_chunk", "train_sweep", "search", "search_worker"}
+
+
+def get_train_threads(wildcards):
+    """train_experiment's cores: more than one only when fewer experiments retrain than there are cores (one
+    experiment edited, say), on this machine. The experiments about to retrain then share the cores left by the
+    other training jobs about to run (sweeps, searches), each training its seeds in that many processes, on
+    cores that would otherwise idle; the files are the same (a seed's numbers do not depend on which seeds share
+    its stack). When many experiments retrain (a clean run), each trains in one process, where its stack of
+    seeds is most efficient.
+
+    Snakemake asks once it knows which jobs need to run (the DAG); a job on a cluster keeps one core. Only the
+    wall time depends on the answer."""
+    try:
+        cores = workflow.cores
+        jobs = [job.rule.name for job in workflow.dag.needrun_jobs() if job.rule.name in TRAINING_STEPS]
+    except (WorkflowError, AttributeError):  # no --cores (a cluster executor with --jobs); no DAG yet
+        return 1
+    if not workflow.local_exec or config["device"] != "cpu" or not jobs:
+        return 1
+    experiments = jobs.count("train_experiment")
+    share = (int(cores) - (len(jobs) - experiments)) // max(1, experiments)
+    return max(1, min(share, SEEDS[wildcards.experiment]))
+
+
 def get_chunk_seeds(wildcards):
     """The seeds of one chunk, as the train command's --seeds."""
     return " ".join(map(str, chunk_seeds(wildcards.experiment)[int(wildcards.chunk)]))

@@ -1,7 +1,9 @@
 # One job per experiment trains all its seeds (the search's choice too, once the search has written its
 # spec); with `seed_chunk: N` in config, each experiment's seeds are trained N at a time as separate jobs
 # (train_chunk) and combined (combine_chunks) into the same files, byte for byte: seed k's numbers do not
-# depend on which seeds share its stack.
+# depend on which seeds share its stack. The same holds inside one job: when fewer experiments retrain than
+# there are cores, train_experiment gets the spare cores and splits its seeds over that many processes
+# (get_train_threads in common.smk).
 if not SEED_CHUNK:
 
     rule train_experiment:
@@ -21,14 +23,14 @@ if not SEED_CHUNK:
         wildcard_constraints:
             experiment="|".join(TRAINED),
         resources:
-            mem_mb=2000,
+            mem_mb=lambda wildcards, threads: 1500 + 500 * threads,  # one process per core
             runtime=60,
             gpu=GPUS,
-        threads: 1
+        threads: get_train_threads
         conda:
             CONDA_ENV
         shell:
-            f"{TRAIN_COMMAND} > {{log:q}} 2>&1"
+            f"{TRAIN_COMMAND} --processes {{threads}} > {{log:q}} 2>&1"
 
 else:
 
