@@ -32,6 +32,49 @@ def test_imports_are_followed_wherever_they_are_written(tmp_path):
         closure(pkg, ["step"])
 
 
+STEP = '''"""Docs.
+
+from lessonbench import a  (prose in a docstring, not a statement)
+"""
+import os, lessonbench.b
+from lessonbench import (
+    c,
+    os_path,
+)
+
+
+def f():
+    from lessonbench.d import \\
+        thing
+'''
+PLAIN = """from lessonbench import (a,
+  b)
+x = '''
+import lessonbench.c as c
+'''
+"""
+
+
+def test_only_the_statements_naming_the_package_are_parsed_and_they_give_what_the_whole_file_gives(tmp_path):
+    import ast
+
+    pkg = package(tmp_path, {"a": "", "b": "", "c": "", "d": "", "step": STEP, "plain": PLAIN})
+    assert imported(pkg / "step.py") == {"b", "c", "d"}  # the docstring's line does not parse: the whole file is read
+    assert imported(pkg / "plain.py") == {"a", "b", "c"}  # a string that parses as an import counts: one rerun too
+    # many, never one too few
+    lib = ROOT / "src" / "lessonbench"
+    for path in sorted(lib.glob("*.py")):  # the package: its statements alone give what a walk of each whole file gives
+        whole = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("lessonbench"):
+                parts = node.module.split(".")
+                named = {a.name for a in node.names if (lib / f"{a.name}.py").exists()}
+                whole |= {parts[1]} if len(parts) > 1 else named
+            elif isinstance(node, ast.Import):
+                whole |= {a.name.split(".")[1] for a in node.names if a.name.startswith("lessonbench.")}
+        assert imported(path) == whole, path.name
+
+
 def test_the_report_step_runs_the_ledger_and_not_training():
     modules = closure(ROOT / "src" / "lessonbench", ["report"])
     assert {"report", "ledger", "claims", "stats", "provenance", "store"} <= set(modules)  # store: image streams
