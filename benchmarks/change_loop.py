@@ -9,9 +9,11 @@ In a scratch copy of the repository's tracked files (so nothing of yours is touc
   2. the full default pipeline from clean (`snakemake --cores N`);
   3. `momentum`'s learning rate halved in experiments/lesson.yaml, `snakemake --cores N` to a new PDF;
      the file restored and the workflow brought back (untimed);
-  4. `momentum`'s title edited, the same;
-  5. a no-op rerun;
-  6. the report render alone (`--forcerun render_report`).
+  4. `sgd_lr01`'s learning rate halved, the same: an experiment no sweep reads, so it is the one training job
+     and trains its seeds in as many processes as there are cores;
+  5. `momentum`'s title edited, the same;
+  6. a no-op rerun;
+  7. the report render alone (`--forcerun render_report`).
 Each step prints its wall time, the ratio to the notebook's one seed, the jobs Snakemake ran, and the
 peak resident memory of the largest job. Timings are machine facts: nothing here asserts a speed.
 """
@@ -32,8 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-TARGETS = {"edit lr": 15.0, "edit title": 5.0, "no-op": 2.0, "clean": 120.0, "render": 4.0}
+TARGETS = {"edit lr": 15.0, "edit twin lr": 15.0, "edit title": 5.0, "no-op": 2.0, "clean": 120.0, "render": 4.0}
 EXPERIMENT = "momentum"
+# an experiment that no sweep reads: after its edit it is the only training job, and gets the spare cores
+TWIN, TWIN_LR = "sgd_lr01", "epochs: 200\n    optimizer: {name: sgd, lr: 0.1}\n\n  adagrad:"
 
 
 def notebook_seconds() -> float:
@@ -118,6 +122,9 @@ def main() -> None:
                     "optimizer: {name: sgd, lr: 0.05, momentum: 0.9}\n\n  sgd_lr01:"):
             step("edit lr", f"{EXPERIMENT}'s lr halved -> new PDF")
         snakemake(work, "--cores", args.cores)  # back to the clean state (reuses the stored result)
+        with edited(lesson, TWIN_LR, TWIN_LR.replace("lr: 0.1}", "lr: 0.05}")):
+            step("edit twin lr", f"{TWIN}'s lr halved (no sweep: its seeds get both cores) -> new PDF")
+        snakemake(work, "--cores", args.cores)
         with edited(lesson, "title: SGD with momentum\n", "title: SGD with momentum (edited)\n"):
             step("edit title", f"{EXPERIMENT}'s title edited -> new PDF")
         snakemake(work, "--cores", args.cores)

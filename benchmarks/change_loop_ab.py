@@ -8,7 +8,8 @@ This project's VM runs the same work up to twice as slowly from one quarter of a
 notebook's one seed took 5.7 s in one run of change_loop.py and 12.2 s in the next), so two runs of
 change_loop.py one after the other compare the machine as much as the code. Here each trial runs, in tree A
 and then in tree B (B first on every other trial), the edits change_loop.py times: `momentum`'s learning rate
-(a value drawn anew each trial, the same in both trees), its title, a no-op rerun and the render alone, each
+(a value drawn anew each trial, the same in both trees), `sgd_lr01`'s (the same value), `momentum`'s title, a
+no-op rerun and the render alone, each
 restored and brought back untimed. It prints every time and the medians; timings are machine facts: nothing
 is asserted.
 """
@@ -27,7 +28,8 @@ from pathlib import Path
 
 LR = "optimizer: {name: sgd, lr: 0.1, momentum: 0.9}\n\n  sgd_lr01:"  # momentum's, as in change_loop.py
 TITLE = "title: SGD with momentum\n"
-STEPS = ("edit lr", "edit title", "no-op", "render")
+TWIN_LR = "epochs: 200\n    optimizer: {name: sgd, lr: 0.1}\n\n  adagrad:"  # sgd_lr01's, as in change_loop.py
+STEPS = ("edit lr", "edit twin lr", "edit title", "no-op", "render")
 
 
 def snakemake(tree: Path, *args: str) -> float:
@@ -57,6 +59,7 @@ def timed_edit(tree: Path, old: str, new: str) -> float:
 
 def trial(tree: Path, n: int, lr: str) -> dict[str, float]:
     return {"edit lr": timed_edit(tree, LR, LR.replace("lr: 0.1,", f"lr: {lr},")),
+            "edit twin lr": timed_edit(tree, TWIN_LR, TWIN_LR.replace("lr: 0.1}", f"lr: {lr}}}")),
             "edit title": timed_edit(tree, TITLE, f"title: SGD with momentum (edit {n})\n"),
             "no-op": snakemake(tree),
             "render": snakemake(tree, "--forcerun", "render_report")}
