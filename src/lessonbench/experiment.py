@@ -89,8 +89,8 @@ def run_experiment_in_processes(exp_id: str, spec: dict, split_path, scaler_path
                                 seeds: list[int] | None = None, processes: int = 1, log=print) -> dict:
     """run_experiment with the seeds split over `processes` forked processes (CPU only), combined as
     combine_chunks combines seed chunks: the same result, byte for byte once written, in less wall time
-    when the cores would otherwise idle. Snakemake gives a job more than one core only when few
-    experiments retrain (train.smk)."""
+    when the cores would otherwise idle. The workflow gives a job more than one core only when few
+    experiments retrain (get_train_threads in workflow/rules/common.smk)."""
     seeds = list(range(spec["seeds"])) if seeds is None else seeds
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     chunks = seed_chunks(seeds, min(processes, usable) if device == "cpu" else 1)

@@ -36,8 +36,9 @@ def import_statements(text: str) -> str:
         end = match.end()
         if "(" in match.group() and ")" not in match.group():  # from lessonbench import (\n a,\n b,\n)
             end = text.find(")", end) + 1 or len(text)
-        while text[:end].endswith("\\"):  # a backslash continuation
-            end = text.find("\n", end + 1) if text.find("\n", end + 1) >= 0 else len(text)
+        while end and text[end - 1] == "\\":  # a backslash continuation: the next line too
+            newline = text.find("\n", end + 1)
+            end = newline if newline >= 0 else len(text)
         statements.append(text[match.start():end].strip())
     return "\n".join(statements)
 

@@ -230,11 +230,11 @@ TRAINING_STEPS = {"train_experiment", "train_chunk", "train_sweep", "search", "s
 
 def get_train_threads(wildcards):
     """train_experiment's cores: more than one only when fewer experiments retrain than there are cores (one
-    experiment edited, say), on this machine. The experiments about to retrain then share the cores left by the
-    other training jobs about to run (sweeps, searches), each training its seeds in that many processes, on
-    cores that would otherwise idle; the files are the same (a seed's numbers do not depend on which seeds share
-    its stack). When many experiments retrain (a clean run), each trains in one process, where its stack of
-    seeds is most efficient.
+    experiment edited, say) and the jobs run on this machine. The experiments about to retrain share the
+    cores left by the other training jobs about to run (sweeps, searches), each training its seeds in that
+    many processes, on cores that would otherwise idle; the files are the same (a seed's numbers do not
+    depend on which seeds share its stack). When many experiments retrain (a clean run), each trains in one
+    process, where its stack of seeds is most efficient.
 
     Snakemake asks once it knows which jobs need to run (the DAG); a job on a cluster keeps one core. Only the
     wall time depends on the answer."""
