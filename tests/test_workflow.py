@@ -331,7 +331,11 @@ def test_without_a_store_a_job_trains_and_keeps_nothing(tree, first_run):
     """`store: null` (the text "null" from `--config store=null` too) means no store: the job trains, writes the
     same bytes, and no folder is made for it."""
     before = (tree / "results" / "runs" / "adam" / "runs.parquet").read_bytes()
-    snakemake(tree, "--config", "store=null", "--forcerun", "train_experiment", "results/runs/adam/runs.parquet")
+    # the target first: --forcerun and --config take every word after them (as `--forcerun train_experiment
+    # TARGET` did: it retrained every experiment and everything after them)
+    proc = snakemake(tree, "results/runs/adam/runs.parquet", "--force", "--config", "store=null")
+    out = proc.stdout + proc.stderr
+    assert re.findall(r"^(?:local)?rule (\w+):", out, re.M) == ["train_experiment"], out[-2000:]
     log = (tree / "results" / "logs" / "train_experiment" / "adam.log").read_text()
     assert "reused the stored result" not in log
     assert not (tree / "null").exists()
