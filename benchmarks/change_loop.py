@@ -36,8 +36,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 TARGETS = {"edit lr": 15.0, "edit twin lr": 15.0, "edit title": 5.0, "no-op": 2.0, "clean": 120.0, "render": 4.0}
 EXPERIMENT = "momentum"
-# an experiment that no sweep reads: after its edit it is the only training job, and gets the spare cores
+# The lines of experiments/lesson.yaml the edits change (each once in the file): momentum's learning rate, the
+# learning rate of an experiment that no sweep reads (after its edit the only training job: it gets the spare
+# cores), and momentum's title. change_loop_ab.py makes the same edits.
+LR = "optimizer: {name: sgd, lr: 0.1, momentum: 0.9}\n\n  sgd_lr01:"
 TWIN, TWIN_LR = "sgd_lr01", "epochs: 200\n    optimizer: {name: sgd, lr: 0.1}\n\n  adagrad:"
+TITLE = "title: SGD with momentum\n"
 
 
 def notebook_seconds() -> float:
@@ -118,14 +122,13 @@ def main() -> None:
                   f"{row['target_s']} s), peak job {row['peak_mb']:.0f} MB; jobs: {jobs}", flush=True)
 
         step("clean", "full default pipeline from clean")
-        with edited(lesson, "optimizer: {name: sgd, lr: 0.1, momentum: 0.9}\n\n  sgd_lr01:",
-                    "optimizer: {name: sgd, lr: 0.05, momentum: 0.9}\n\n  sgd_lr01:"):
+        with edited(lesson, LR, LR.replace("lr: 0.1,", "lr: 0.05,")):
             step("edit lr", f"{EXPERIMENT}'s lr halved -> new PDF")
         snakemake(work, "--cores", args.cores)  # back to the clean state (reuses the stored result)
         with edited(lesson, TWIN_LR, TWIN_LR.replace("lr: 0.1}", "lr: 0.05}")):
             step("edit twin lr", f"{TWIN}'s lr halved (no sweep: its seeds get both cores) -> new PDF")
         snakemake(work, "--cores", args.cores)
-        with edited(lesson, "title: SGD with momentum\n", "title: SGD with momentum (edited)\n"):
+        with edited(lesson, TITLE, "title: SGD with momentum (edited)\n"):
             step("edit title", f"{EXPERIMENT}'s title edited -> new PDF")
         snakemake(work, "--cores", args.cores)
         step("no-op", "no-op rerun")

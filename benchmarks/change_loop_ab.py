@@ -9,9 +9,8 @@ notebook's one seed took 5.7 s in one run of change_loop.py and 12.2 s in the ne
 change_loop.py one after the other compare the machine as much as the code. Here each trial runs, in tree A
 and then in tree B (B first on every other trial), the edits change_loop.py times: `momentum`'s learning rate
 (a value drawn anew each trial, the same in both trees), `sgd_lr01`'s (the same value), `momentum`'s title, a
-no-op rerun and the render alone, each
-restored and brought back untimed. It prints every time and the medians; timings are machine facts: nothing
-is asserted.
+no-op rerun and the render alone, each restored and brought back untimed. It prints every time and the
+medians; timings are machine facts: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -26,9 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-LR = "optimizer: {name: sgd, lr: 0.1, momentum: 0.9}\n\n  sgd_lr01:"  # momentum's, as in change_loop.py
-TITLE = "title: SGD with momentum\n"
-TWIN_LR = "epochs: 200\n    optimizer: {name: sgd, lr: 0.1}\n\n  adagrad:"  # sgd_lr01's, as in change_loop.py
+from change_loop import LR, TITLE, TWIN_LR  # the lines change_loop.py edits (this folder is on sys.path)
+
 STEPS = ("edit lr", "edit twin lr", "edit title", "no-op", "render")
 
 

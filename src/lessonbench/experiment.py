@@ -11,6 +11,7 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -79,10 +80,7 @@ def combine_chunks_step(args) -> None:
 def seed_chunks(seeds: list[int], processes: int) -> list[list[int]]:
     """seeds in `processes` contiguous chunks, the first ones a seed longer where they do not divide evenly
     (fewer chunks if there are fewer seeds)."""
-    n = max(1, min(processes, len(seeds)))
-    size, extra = divmod(len(seeds), n)
-    bounds = [i * size + min(i, extra) for i in range(n + 1)]
-    return [seeds[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [chunk.tolist() for chunk in np.array_split(seeds, max(1, min(processes, len(seeds))))]
 
 
 def run_experiment_in_processes(exp_id: str, spec: dict, split_path, scaler_path, threads: int, device: str = "cpu",
