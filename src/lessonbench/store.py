@@ -47,13 +47,32 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def key(step: str, settings, inputs: dict[str, str]) -> str:
-    """The content key of one job: its step, settings, the bytes of its input files, the code and versions."""
-    import torch
+def key(step: str, settings, inputs: dict[str, str], torch_version: str | None = None) -> str:
+    """The content key of one job: its step, settings, the bytes of its input files, the code and versions.
 
+    torch_version: torch's, where torch is not imported (the workflow's forecast of what is kept, from the
+    installed package's metadata); by default the imported torch's."""
+    if torch_version is None:
+        import torch
+
+        torch_version = torch.__version__
     payload = {"step": step, "settings": settings, "inputs": {name: file_digest(p) for name, p in inputs.items()},
-               "code": code_digest(), "torch": torch.__version__, "python": platform.python_version()}
+               "code": code_digest(), "torch": torch_version, "python": platform.python_version()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def sweep_point_key(spec: dict, seeds: list[int], device: str, key_inputs: dict, threads: int,
+                    torch_version: str | None = None) -> str:
+    """A sweep point's key: its training spec (the swept value set), seeds, data and code, not the sweep's.
+    The sweep job keeps and fetches its points under it (sweeps.point_key); the workflow asks the same key
+    before the job runs, to know whether the job will train (common.smk, sweep_trains)."""
+    return key("sweep_point", {"spec": spec, "seeds": seeds, "threads": threads, "device": device}, key_inputs,
+               torch_version)
+
+
+def has(store, job_key: str) -> bool:
+    """Whether the store holds a complete entry under this key."""
+    return bool(store) and (Path(store) / job_key[:2] / job_key / "complete.json").exists()
 
 
 @contextmanager
@@ -79,11 +98,9 @@ def exclusive(outputs: dict[str, str], log):
 
 def fetch(store, job_key: str, outputs: dict[str, str]) -> Path | None:
     """Copy a stored result into place (each file atomically); the entry's folder, or None if not stored."""
-    if not store:
+    if not has(store, job_key):
         return None
     entry = Path(store) / job_key[:2] / job_key
-    if not (entry / "complete.json").exists():
-        return None
     for name, path in outputs.items():
         with fileio.atomic_path(path) as tmp:
             shutil.copyfile(entry / name, tmp)

@@ -62,8 +62,7 @@ def point_key(spec: dict, seeds: list[int], device: str, key_inputs: dict, threa
     """A point's key in the store: its own training spec (the swept value set), seeds, data and code, not the
     sweep's: editing the swept experiment's own value (its lr, in an lr sweep) leaves every other point's key
     as it was."""
-    return store.key("sweep_point", {"spec": training_spec(spec), "seeds": seeds, "threads": threads,
-                                     "device": device}, key_inputs)
+    return store.sweep_point_key(training_spec(spec), seeds, device, key_inputs, threads)
 
 
 def trained_point(spec: dict, seeds: list[int], data: dict, device: str, store_dir, key_inputs: dict,

@@ -1,5 +1,8 @@
 # Shared state of the workflow: the resolved experiments (validated before any job),
 # the library sources each step runs, and the final targets.
+import functools
+import importlib.metadata
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -17,6 +20,7 @@ else:
     shell.prefix(f"export PATH={Path(sys.executable).parent}:$PATH PYTHONPATH={SRC}:$PYTHONPATH; ")
 from lessonbench.fileio import write_text
 from lessonbench.cli import STEPS
+from lessonbench import store
 from lessonbench.imports import source_files
 from lessonbench.config import (
     PROSE,
@@ -31,6 +35,7 @@ from lessonbench.config import (
     resolve_sections,
     resolve_sweeps,
     training_spec,
+    with_values,
 )
 
 try:
@@ -231,8 +236,9 @@ TRAINING_STEPS = {"train_experiment", "train_chunk", "train_sweep", "search", "s
 def get_train_threads(wildcards):
     """train_experiment's cores: more than one only when fewer experiments retrain than there are cores (one
     experiment edited, say) and the jobs run on this machine. The experiments about to retrain share the
-    cores left by the other training jobs about to run (sweeps, searches), each training its seeds in that
-    many processes, on cores that would otherwise idle; the files are the same (a seed's numbers do not
+    cores left by the other training jobs about to run beside them (searches; sweeps, unless they wait for an
+    experiment or train nothing: sweep_trains), each training its seeds in that many processes, on cores that
+    would otherwise idle; the files are the same (a seed's numbers do not
     depend on which seeds share its stack). When many experiments retrain (a clean run), each trains in one
     process, where its stack of seeds is most efficient.
 
@@ -240,14 +246,44 @@ def get_train_threads(wildcards):
     wall time depends on the answer."""
     try:
         cores = workflow.cores
-        jobs = [job.rule.name for job in workflow.dag.needrun_jobs() if job.rule.name in TRAINING_STEPS]
+        needrun = list(workflow.dag.needrun_jobs())
     except (WorkflowError, AttributeError):  # no --cores (a cluster executor with --jobs); no DAG yet
         return 1
+    jobs = [job for job in needrun if job.rule.name in TRAINING_STEPS]
     if not workflow.local_exec or config["device"] != "cpu" or not jobs:
         return 1
-    experiments = jobs.count("train_experiment")
-    share = (int(cores) - (len(jobs) - experiments)) // max(1, experiments)
+    experiments = [job for job in jobs if job.rule.name == "train_experiment"]
+    others = [job for job in jobs if job.rule.name != "train_experiment"
+              and (job.rule.name != "train_sweep" or sweep_trains(job.wildcards.sweep, experiments, needrun))]
+    share = (int(cores) - len(others)) // max(1, len(experiments))
     return max(1, min(share, SEEDS[wildcards.experiment]))
+
+
+def sweep_trains(sweep_id, experiments, jobs):
+    """Whether a sweep about to run trains beside the experiments about to retrain: not when it reads one of them
+    back (it waits for it), nor when the store keeps every point it would train (an edit of the experiment's
+    own value off the grid: the other points come back, and the job only reads them)."""
+    sweep = SWEEP_BY_ID[sweep_id]
+    if sweep_reads_experiment(sweep_id) and sweep["experiment"] in {job.wildcards.experiment for job in experiments}:
+        return False
+    return not sweep_points_kept(sweep_id, any(job.rule.name == "prepare_data" for job in jobs))
+
+
+@functools.cache
+def sweep_points_kept(sweep_id, new_data):
+    """Whether the store holds every point of the sweep that is not the experiment's own value, under the keys
+    the sweep job will ask for (store.sweep_point_key, with its settings file, data files and code). Only the
+    cores the experiments get depend on the answer, never a file."""
+    split, scaler = "results/data/split.parquet", "results/data/scaler.json"
+    if not STORE or new_data or not (Path(split).exists() and Path(scaler).exists()):
+        return False
+    sweep = json.loads(Path(SWEEP_FILES[sweep_id]).read_text())  # what the job reads
+    seeds, version = list(range(sweep["seeds"])), importlib.metadata.version("torch")
+    return all(
+        store.has(STORE, store.sweep_point_key(training_spec(with_values(sweep["spec"], {sweep["key"]: value})),
+                                               seeds, config["device"], {"split": split, "scaler": scaler},
+                                               config["torch_threads"], torch_version=version))
+        for value in sweep["values"] if value != sweep["lesson_value"])
 
 
 def get_chunk_seeds(wildcards):
