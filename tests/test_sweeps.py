@@ -146,3 +146,20 @@ def test_the_experiments_own_point_kept_in_the_store_is_the_point_trained(files,
     assert sum("read back from the store" in line for line in logs) == 2 and stored[2]["value"] == 0.01
     fresh = run_sweep(edited, files["split"], files["scaler"], files["experiment"], 1, **QUIET)  # trains both
     assert_same_sweep(stored, fresh)
+
+
+def test_points_trained_in_several_processes_are_the_points_trained_in_one(files, tmp_path):
+    """--processes N (train_sweep given N cores when few jobs train): the points not kept in the store train in
+    forked processes, each as one stack: the same points, best choice and best files as in one process, and
+    each kept in the store as there."""
+    sweep = sweep_of(files, [0.003, 0.01, 0.05, 0.1])  # 0.01: adam's own value, read back; three to train
+    one = run_sweep(sweep, files["split"], files["scaler"], files["experiment"], 1, store_dir=tmp_path / "one",
+                    **QUIET)
+    logs = []
+    two = run_sweep(sweep, files["split"], files["scaler"], files["experiment"], 1, store_dir=tmp_path / "two",
+                    processes=2, log=logs.append)
+    assert "3 points to train, in 2 processes" in logs
+    assert_same_sweep(one, two)
+    assert one[2] == two[2]
+    kept = sorted(path.name for path in (tmp_path / "two").glob("*/*"))
+    assert kept == sorted(path.name for path in (tmp_path / "one").glob("*/*")) and len(kept) == 4

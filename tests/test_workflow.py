@@ -243,11 +243,13 @@ def test_editing_one_experiment_plans_only_it_and_downstream(tree):
         # nothing beside it (the store keeps every other point of the grid, and 0.01 was kept when read back)
         train_job = next(block for block in blocks if "rule train_experiment:" in block)
         assert re.search(r"\n\s*threads: 2\n", train_job) and "--processes 2" in train_job, train_job
-        shutil.rmtree(tree / ".lessonbench-store")  # now the sweep trains its points and takes one of the cores
+        assert "--processes 1 " in next(block for block in blocks if "rule train_sweep:" in block)
+        shutil.rmtree(tree / ".lessonbench-store")  # now the sweep trains its points beside adam: they share
         for cores, processes in (("2", 1), ("4", 2)):
             plan = re.split(r"\n(?=(?:local)?rule \w+:)", snakemake(tree, "-n", "-p", "--cores", cores).stdout)
-            train_job = next(block for block in plan if "rule train_experiment:" in block)
-            assert f"--processes {processes} " in train_job, (cores, train_job)
+            for rule in ("train_experiment", "train_sweep"):
+                job = next(block for block in plan if f"rule {rule}:" in block)
+                assert f"--processes {processes} " in job, (cores, job)
     finally:
         path.write_text(original)
     sweep_job = next(block for block in re.split(r"\n(?=(?:local)?rule \w+:)",

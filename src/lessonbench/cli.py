@@ -168,6 +168,8 @@ def parser() -> argparse.ArgumentParser:
                    help="the swept experiment's files (history, runs, test_probs, weights, timing), read back; "
                         "needed only when the grid holds the experiment's own value")
     s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--processes", type=int, default=1,
+                   help="train the points in this many processes (CPU; the same files, in less wall time)")
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     for name in ("split", "scaler", "points", "best", "spec", "history", "runs", "test-probs", "weights", "timing"):
         s.add_argument(f"--{name}", required=True)

@@ -65,7 +65,7 @@ def sweep_point_key(spec: dict, seeds: list[int], device: str, key_inputs: dict,
                     torch_version: str | None = None) -> str:
     """A sweep point's key: its training spec (the swept value set), seeds, data and code, not the sweep's.
     The sweep job keeps and fetches its points under it (sweeps.point_key); the workflow asks the same key
-    before the job runs, to know whether the job will train (common.smk, sweep_trains)."""
+    before the job runs, to know whether the job will train (common.smk, sweep_points_kept)."""
     return key("sweep_point", {"spec": spec, "seeds": seeds, "threads": threads, "device": device}, key_inputs,
                torch_version)
 

@@ -8,13 +8,15 @@ the one with the highest mean final validation accuracy (a diverged seed counts 
 point is then scored on the test set, once, and written as the experiment `<sweep>_best`.
 
 With a store (config `store`), each trained point is kept under its own spec, seeds, data and code
-(`trained_point`): editing the experiment's own value (its lr, in an lr sweep) changes the sweep's spec
+(`stored_point`, `train_point`): editing the experiment's own value (its lr, in an lr sweep) changes the sweep's spec
 but no other point's, so only the points never trained before train.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import platform
 import tempfile
 import time
@@ -65,28 +67,56 @@ def point_key(spec: dict, seeds: list[int], device: str, key_inputs: dict, threa
     return store.sweep_point_key(training_spec(spec), seeds, device, key_inputs, threads)
 
 
-def trained_point(spec: dict, seeds: list[int], data: dict, device: str, store_dir, key_inputs: dict,
-                  threads: int) -> tuple[StackRun, bool]:
-    """One value's seeds trained as one stack, or read back from the store if this point was trained (or read
-    back from its experiment) before. Stored: the history, the stacked model's state (for the test scoring,
-    should the point be chosen) and which seeds diverged. Returns the run and whether it was stored.
-    """
+def stored_point(spec: dict, seeds: list[int], device: str, store_dir, key: str) -> StackRun | None:
+    """The point kept in the store under key (trained, or read back from its experiment, before), or None.
+    Stored: the history, the stacked model's state (for the test scoring, should the point be chosen) and which
+    seeds diverged."""
     if not store_dir:
-        return train_stack(spec, seeds, data, device, log=lambda message: None), False
-    key = point_key(spec, seeds, device, key_inputs, threads)
+        return None
     with tempfile.TemporaryDirectory() as tmp:
         files = point_files(tmp)
-        if store.fetch(store_dir, key, files) is not None:
-            model = StackedMLP(spec["model"], len(seeds), resolve_device(device))
-            model.load_state_dict(torch.load(files["model"], weights_only=True))
-            facts = json.loads(Path(files["run"]).read_text())
-            run = StackRun(seeds=list(seeds), model=model,
-                           history=pd.read_parquet(files["history"]).to_dict("records"),
-                           diverged_epoch={int(seed): epoch for seed, epoch in facts["diverged_epoch"].items()})
-            return run, True
+        if store.fetch(store_dir, key, files) is None:
+            return None
+        facts = json.loads(Path(files["run"]).read_text())
+        return point_run(spec, seeds, device, torch.load(files["model"], weights_only=True),
+                         pd.read_parquet(files["history"]).to_dict("records"),
+                         {int(seed): epoch for seed, epoch in facts["diverged_epoch"].items()})
+
+
+def point_run(spec: dict, seeds: list[int], device: str, state: dict, history: list[dict],
+              diverged_epoch: dict[int, int], seconds: float = 0.0) -> StackRun:
+    """A trained point's run from its stacked model's state: what the test scoring needs of it."""
+    model = StackedMLP(spec["model"], len(seeds), resolve_device(device))
+    model.load_state_dict(state)
+    return StackRun(seeds=list(seeds), model=model, history=history, diverged_epoch=diverged_epoch, seconds=seconds)
+
+
+def train_point(spec: dict, seeds: list[int], data: dict, device: str, threads: int, store_dir, key: str) -> dict:
+    """Train one point as one stack and keep it in the store; what point_run needs, picklable (a point trained in
+    another process comes back as this)."""
+    torch.set_num_threads(threads)
     run = train_stack(spec, seeds, data, device, log=lambda message: None)
-    keep_point(store_dir, key, spec, run)
-    return run, False
+    if store_dir:
+        keep_point(store_dir, key, spec, run)
+    return {"state": run.model.state_dict(), "history": run.history, "diverged_epoch": run.diverged_epoch,
+            "seconds": run.seconds}
+
+
+def train_points(todo: dict, seeds: list[int], data: dict, device: str, threads: int, store_dir, processes: int,
+                 log) -> dict:
+    """{value: StackRun} for {value: (spec, key)}: each point one stack, the points shared among `processes`
+    forked processes (CPU only; each point trains alike in any process, so the files are the same)."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    processes = min(processes, usable, len(todo)) if device == "cpu" else 1
+    args = [(spec, seeds, data, device, threads, store_dir, key) for spec, key in todo.values()]
+    if processes <= 1:
+        results = [train_point(*a) for a in args]
+    else:
+        log(f"{len(todo)} points to train, in {processes} processes")
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            results = pool.starmap(train_point, args)
+    return {value: point_run(spec, seeds, device, r["state"], r["history"], r["diverged_epoch"], r["seconds"])
+            for (value, (spec, _)), r in zip(todo.items(), results)}
 
 
 def point_files(folder) -> dict[str, str]:
@@ -121,29 +151,36 @@ def experiment_point(spec: dict, seeds: list[int], history: pd.DataFrame, experi
 
 
 def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, threads: int, device: str = "cpu",
-              log=print, store_dir="") -> tuple[pd.DataFrame, dict, dict]:
-    """Train every value; return (points table, best point's run files, best.json)."""
+              log=print, store_dir="", processes: int = 1) -> tuple[pd.DataFrame, dict, dict]:
+    """Train every value (the points not kept in the store, in `processes` processes); return (points table,
+    best point's run files, best.json)."""
     torch.set_num_threads(threads)
     seeds = list(range(sweep["seeds"]))
     frame, scaler = pd.read_parquet(split_path), read_scaler(scaler_path)
     data = {part: load_part(frame, scaler, part) for part in ("train", "val")}
     points, best, started = [], None, time.perf_counter()
     key_inputs = {"split": split_path, "scaler": scaler_path}
+    specs = {value: with_values(sweep["spec"], {sweep["key"]: value}) for value in sweep["values"]}
+    keys = {value: point_key(spec, seeds, device, key_inputs, threads) for value, spec in specs.items()}
+    stored = {value: stored_point(specs[value], seeds, device, store_dir, keys[value])
+              for value in sweep["values"] if value != sweep["lesson_value"]}
+    trained = train_points({value: (specs[value], keys[value]) for value, run in stored.items() if run is None},
+                           seeds, data, device, threads, store_dir, processes, log)
     for value in sweep["values"]:
-        spec = with_values(sweep["spec"], {sweep["key"]: value})
+        spec = specs[value]
         if value == sweep["lesson_value"]:  # the experiment itself: read back its first seeds
             history = pd.read_parquet(experiment_files["history"])
             history = history[history["seed"].isin(seeds)].drop(columns="experiment")
             run = None
             log(f"{sweep['id']}: {sweep['key']} = {value:g} is {sweep['experiment']!r} itself: read back")
             if store_dir:  # kept as a point: after an edit of the experiment's value it is one, trained already
-                keep_point(store_dir, point_key(spec, seeds, device, key_inputs, threads), spec,
-                           experiment_point(spec, seeds, history, experiment_files, device))
+                keep_point(store_dir, keys[value], spec, experiment_point(spec, seeds, history, experiment_files,
+                                                                          device))
         else:
-            run, stored = trained_point(spec, seeds, data, device, store_dir, key_inputs, threads)
+            run = stored[value] or trained[value]
             history = history_frame(run.history)
             log(f"{sweep['id']}: {sweep['key']} = {value:g}: {len(seeds)} seeds "
-                + ("read back from the store (trained before: same spec, data and code)" if stored
+                + ("read back from the store (trained before: same spec, data and code)" if stored[value]
                    else f"in {run.seconds:.1f} s"))
         rows = point_rows(sweep, value, history, seeds)
         mean = float(np.mean([r["final_val_accuracy"] for r in rows]))
@@ -193,7 +230,7 @@ def train_sweep_step(args) -> None:
 
     def run() -> None:
         points, result, chosen = run_sweep(sweep, args.split, args.scaler, experiment_files, args.threads,
-                                           args.device, log=log, store_dir=args.store)
+                                           args.device, log=log, store_dir=args.store, processes=args.processes)
         fileio.write_parquet(points, args.points)
         fileio.write_json(chosen, args.best)
         fileio.write_json(chosen["spec"], args.spec)  # the best point's spec: what the tables read

@@ -234,13 +234,15 @@ TRAINING_STEPS = {"train_experiment", "train_chunk", "train_sweep", "search", "s
 
 
 def get_train_threads(wildcards):
-    """train_experiment's cores: more than one only when fewer experiments retrain than there are cores (one
-    experiment edited, say) and the jobs run on this machine. The experiments about to retrain share the
-    cores left by the other training jobs about to run beside them (searches; sweeps, unless they wait for an
-    experiment or train nothing: sweep_trains), each training its seeds in that many processes, on cores that
-    would otherwise idle; the files are the same (a seed's numbers do not
-    depend on which seeds share its stack). When many experiments retrain (a clean run), each trains in one
-    process, where its stack of seeds is most efficient.
+    """The cores of a job that trains several stacks (an experiment's seeds, a sweep's points): more than one
+    only when few of them run (one experiment edited, say) and the jobs run on this machine. The experiments
+    about to retrain and the sweeps that train beside them share the cores the searches leave; a sweep that
+    reads back an experiment about to retrain runs after it, and the sweeps that wait so share the cores then.
+    A sweep whose every point the store keeps trains nothing: it takes one core and counts for none
+    (sweep_points_kept). Each job trains in
+    that many processes, on cores that would otherwise idle; the files are the same (a seed's numbers do not
+    depend on which seeds share its stack; a point is one stack). When many retrain (a clean run), each trains
+    in one process, where a stack of ten seeds is most efficient.
 
     Snakemake asks once it knows which jobs need to run (the DAG); a job on a cluster keeps one core. Only the
     wall time depends on the answer."""
@@ -253,20 +255,22 @@ def get_train_threads(wildcards):
     if not workflow.local_exec or config["device"] != "cpu" or not jobs:
         return 1
     experiments = [job for job in jobs if job.rule.name == "train_experiment"]
-    others = [job for job in jobs if job.rule.name != "train_experiment"
-              and (job.rule.name != "train_sweep" or sweep_trains(job.wildcards.sweep, experiments, needrun))]
-    share = (int(cores) - len(others)) // max(1, len(experiments))
-    return max(1, min(share, SEEDS[wildcards.experiment]))
-
-
-def sweep_trains(sweep_id, experiments, jobs):
-    """Whether a sweep about to run trains beside the experiments about to retrain: not when it reads one of them
-    back (it waits for it), nor when the store keeps every point it would train (an edit of the experiment's
-    own value off the grid: the other points come back, and the job only reads them)."""
-    sweep = SWEEP_BY_ID[sweep_id]
-    if sweep_reads_experiment(sweep_id) and sweep["experiment"] in {job.wildcards.experiment for job in experiments}:
-        return False
-    return not sweep_points_kept(sweep_id, any(job.rule.name == "prepare_data" for job in jobs))
+    retraining = {job.wildcards.experiment for job in experiments}
+    sweeps = [job.wildcards.sweep for job in jobs if job.rule.name == "train_sweep"]
+    waiting = [sweep for sweep in sweeps if sweep_reads_experiment(sweep)
+               and SWEEP_BY_ID[sweep]["experiment"] in retraining]
+    beside = [sweep for sweep in sweeps if sweep not in waiting
+              and not sweep_points_kept(sweep, any(job.rule.name == "prepare_data" for job in needrun))]
+    fixed = len(jobs) - len(experiments) - len(sweeps)  # searches, seed chunks: one core each
+    if "experiment" in wildcards.keys():
+        share, units = (int(cores) - fixed) // (len(experiments) + len(beside)), SEEDS[wildcards.experiment]
+    elif wildcards.sweep not in waiting + beside:
+        return 1
+    else:
+        sweep = SWEEP_BY_ID[wildcards.sweep]
+        share = (int(cores) - fixed) // (len(waiting) if wildcards.sweep in waiting else len(experiments) + len(beside))
+        units = len(sweep["values"]) - sweep_reads_experiment(wildcards.sweep)
+    return max(1, min(share, units))
 
 
 @functools.cache

@@ -1,6 +1,7 @@
-# Sensitivity sweeps (experiments/sweeps.yaml): one job per sweep trains every value x seed, reads the
-# experiment's own value back, chooses the best value on validation data and scores only that point on
-# the test set, as the experiment `<sweep>_best`.
+# Sensitivity sweeps (experiments/sweeps.yaml): one job per sweep trains every value x seed (its points in
+# several processes when few jobs train: get_train_threads), reads the experiment's own value back, chooses
+# the best value on validation data and scores only that point on the test set, as the experiment
+# `<sweep>_best`.
 rule train_sweep:
     input:
         unpack(get_sweep_experiment_files),
@@ -23,17 +24,17 @@ rule train_sweep:
     wildcard_constraints:
         sweep="|".join(SWEEP_BY_ID) or "no-sweeps",
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wildcards, threads: 1500 + 500 * threads,  # one process per core
         runtime=60,
         gpu=GPUS,
-    threads: 1
+    threads: get_train_threads
     conda:
         CONDA_ENV
     shell:
         "python -m lessonbench train_sweep --sweep {input.sweep:q} --store={params.store:q} --threads {params.threads}"
         " --device {params.device} {params.experiment_files}"
         " --split {input.split:q} --scaler {input.scaler:q} --points {output.points:q} --best {output.best:q}"
-        f" --spec {{output.spec:q}} {run_options()} > {{log:q}} 2>&1"
+        f" --spec {{output.spec:q}} {run_options()} --processes {{threads}} > {{log:q}} 2>&1"
 
 
 rule draw_sensitivity:
