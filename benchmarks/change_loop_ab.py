@@ -8,9 +8,9 @@ This project's VM runs the same work up to twice as slowly from one quarter of a
 notebook's one seed took 5.7 s in one run of change_loop.py and 12.2 s in the next), so two runs of
 change_loop.py one after the other compare the machine as much as the code. Here each trial runs, in tree A
 and then in tree B (B first on every other trial), the edits change_loop.py times: `momentum`'s learning rate
-(a value drawn anew each trial, the same in both trees), `sgd_lr01`'s (the same value), `momentum`'s title, a
-no-op rerun and the render alone, each restored and brought back untimed. It prints every time and the
-medians; timings are machine facts: nothing is asserted.
+(a value drawn anew each trial, the same in both trees), `sgd_lr01`'s (the same value), `momentum`'s epochs
+(also drawn anew), `momentum`'s title, a no-op rerun and the render alone, each restored and brought back
+untimed. It prints every time and the medians; timings are machine facts: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-from change_loop import LR, TITLE, TWIN_LR  # the lines change_loop.py edits (this folder is on sys.path)
+from change_loop import EPOCHS, LR, TITLE, TWIN_LR  # the lines change_loop.py edits (this folder is on sys.path)
 
-STEPS = ("edit lr", "edit twin lr", "edit title", "no-op", "render")
+STEPS = ("edit lr", "edit twin lr", "edit epochs", "edit title", "no-op", "render")
 
 
 def snakemake(tree: Path, *args: str) -> float:
@@ -55,9 +55,10 @@ def timed_edit(tree: Path, old: str, new: str) -> float:
         snakemake(tree)  # back to the finished state (the store gives the old results back)
 
 
-def trial(tree: Path, n: int, lr: str) -> dict[str, float]:
+def trial(tree: Path, n: int, lr: str, epochs: int) -> dict[str, float]:
     return {"edit lr": timed_edit(tree, LR, LR.replace("lr: 0.1,", f"lr: {lr},")),
             "edit twin lr": timed_edit(tree, TWIN_LR, TWIN_LR.replace("lr: 0.1}", f"lr: {lr}}}")),
+            "edit epochs": timed_edit(tree, EPOCHS, EPOCHS.replace("epochs: 200", f"epochs: {epochs}")),
             "edit title": timed_edit(tree, TITLE, f"title: SGD with momentum (edit {n})\n"),
             "no-op": snakemake(tree),
             "render": snakemake(tree, "--forcerun", "render_report")}
@@ -76,11 +77,13 @@ def main() -> None:
             raise SystemExit(f"{name} = {tree}: no finished run there (make one with change_loop.py --work)")
         snakemake(tree)  # finished, whatever was left half done
     times: dict[str, dict[str, list[float]]] = {name: {step: [] for step in STEPS} for name in trees}
+    # momentum's epochs, one new number per trial (150 is change_loop.py's): the same in both trees, in neither store
+    epochs = random.sample([e for e in range(120, 200) if e != 150], args.trials)
     for n in range(args.trials):
         # one new learning rate per trial, the same in both trees: neither store holds it, so both train
         lr = f"{random.uniform(0.02, 0.08):.6f}"
         for name in ("A", "B") if n % 2 == 0 else ("B", "A"):
-            for step, seconds in trial(trees[name], n, lr).items():
+            for step, seconds in trial(trees[name], n, lr, epochs[n]).items():
                 times[name][step].append(seconds)
                 print(f"trial {n + 1} {name} {step}: {seconds:.1f} s", flush=True)
     print(f"\n| step | A: {args.a} | B: {args.b} | B / A (medians) |\n|---|---|---|---|")

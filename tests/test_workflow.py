@@ -382,6 +382,15 @@ def wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def training_jobs(proc: subprocess.Popen, experiment: str) -> tuple[list, list]:
+    """The train_experiment jobs of one experiment under Snakemake's process: the job's own process, and the
+    workers it forked to train its seeds in several processes (when it was given several cores)."""
+    found = [p for p in psutil.Process(proc.pid).children(recursive=True)
+             if experiment in " ".join(p.cmdline()) and "train_experiment" in p.cmdline()]
+    pids = {p.pid for p in found}
+    return [p for p in found if p.ppid() not in pids], [p for p in found if p.ppid() in pids]
+
+
 def test_killed_job_leaves_nothing_and_reruns_alone(tree):
     original = edit_experiment(tree, "l2", epochs=2000)  # long enough to be killed part way
     # (not lesson_best or xavier: the search and the symmetry illustration read those)
@@ -393,12 +402,13 @@ def test_killed_job_leaves_nothing_and_reruns_alone(tree):
             proc = subprocess.Popen([SNAKEMAKE, "--cores", "2"], cwd=tree, env=ENV, stdout=out,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             wait_for(lambda: log.exists() and "epoch" in log.read_text(), 120, "training progress")
-            trainers = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                        if "l2" in " ".join(p.cmdline()) and "train_experiment" in p.cmdline()]
+            trainers, workers = training_jobs(proc, "l2")
             assert len(trainers) == 1, "training process not found"
-            for p in trainers:
-                p.send_signal(signal.SIGKILL)
+            # l2's sweep reads l2 back, so it waits: l2 trains its seeds in both cores' processes
+            assert len(workers) == 2, workers
+            trainers[0].send_signal(signal.SIGKILL)
             assert proc.wait(timeout=300) != 0
+            wait_for(lambda: not any(p.is_running() for p in workers), 10, "the workers to die with their job")
         # Snakemake removed the failed job's outputs and then their emptied folder: had the job left a file
         # (a temporary one, say), the folder would still be there
         assert not outputs.exists(), sorted(p.name for p in outputs.iterdir())
@@ -511,8 +521,7 @@ def test_killed_snakemake_recovers_with_one_writer(tree, first_run):
             proc = subprocess.Popen([SNAKEMAKE, "--cores", "2"], cwd=tree, env=ENV, stdout=out,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             wait_for(lambda: log.exists() and "epoch" in log.read_text(), 120, "training progress")
-            (trainer,) = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                          if "l2" in " ".join(p.cmdline()) and "train_experiment" in p.cmdline()]
+            (trainer,), _ = training_jobs(proc, "l2")
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
         assert trainer.is_running()  # the orphan goes on writing l2's files

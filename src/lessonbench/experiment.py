@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import platform
+import signal
 import time
 from pathlib import Path
 
@@ -95,11 +96,24 @@ def run_experiment_in_processes(exp_id: str, spec: dict, split_path, scaler_path
     if len(chunks) == 1:
         return run_experiment(exp_id, spec, split_path, scaler_path, threads, device, seeds, log)
     log(f"{exp_id}: seeds split over {len(chunks)} processes: {', '.join(f'{c[0]}..{c[-1]}' for c in chunks)}")
-    with multiprocessing.get_context("fork").Pool(len(chunks)) as pool:
+    with multiprocessing.get_context("fork").Pool(len(chunks), initializer=die_with_parent) as pool:
         results = pool.starmap(run_experiment, [(exp_id, spec, split_path, scaler_path, threads, device, chunk,
                                                  functools.partial(prefixed, f"[seeds {chunk[0]}..{chunk[-1]}]", log))
                                                 for chunk in chunks])
     return combine_results(results)
+
+
+def die_with_parent() -> None:
+    """In a forked worker: be killed when the job's process dies (Linux), so that a job killed with SIGKILL (the
+    out-of-memory killer, a test) leaves no worker training on, orphaned. Elsewhere nothing."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the job died before the line above ran
+        os._exit(1)
 
 
 def prefixed(prefix: str, log, message: str) -> None:

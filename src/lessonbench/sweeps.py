@@ -8,8 +8,9 @@ the one with the highest mean final validation accuracy (a diverged seed counts 
 point is then scored on the test set, once, and written as the experiment `<sweep>_best`.
 
 With a store (config `store`), each trained point is kept under its own spec, seeds, data and code
-(`stored_point`, `train_point`): editing the experiment's own value (its lr, in an lr sweep) changes the sweep's spec
-but no other point's, so only the points never trained before train.
+(`stored_point`, `train_point`): editing the experiment's own value (its lr, in an lr sweep) changes the
+sweep's spec but no other point's, so only the points never trained before train. The points to train may
+share several processes (`train_points`, `--processes`): each is one stack, alike in any process.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import torch
 from lessonbench import fileio, store
 from lessonbench.config import training_spec, with_values
 from lessonbench.data import load_part, read_scaler
-from lessonbench.experiment import write_experiment
+from lessonbench.experiment import die_with_parent, write_experiment
 from lessonbench.fileio import log
 from lessonbench.stacked import StackedMLP
 from lessonbench.training import StackRun, history_frame, resolve_device, summarise_stack, train_stack
@@ -113,7 +114,7 @@ def train_points(todo: dict, seeds: list[int], data: dict, device: str, threads:
         results = [train_point(*a) for a in args]
     else:
         log(f"{len(todo)} points to train, in {processes} processes")
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
+        with multiprocessing.get_context("fork").Pool(processes, initializer=die_with_parent) as pool:
             results = pool.starmap(train_point, args)
     return {value: point_run(spec, seeds, device, r["state"], r["history"], r["diverged_epoch"], r["seconds"])
             for (value, (spec, _)), r in zip(todo.items(), results)}

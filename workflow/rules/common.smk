@@ -239,10 +239,9 @@ def get_train_threads(wildcards):
     about to retrain and the sweeps that train beside them share the cores the searches leave; a sweep that
     reads back an experiment about to retrain runs after it, and the sweeps that wait so share the cores then.
     A sweep whose every point the store keeps trains nothing: it takes one core and counts for none
-    (sweep_points_kept). Each job trains in
-    that many processes, on cores that would otherwise idle; the files are the same (a seed's numbers do not
-    depend on which seeds share its stack; a point is one stack). When many retrain (a clean run), each trains
-    in one process, where a stack of ten seeds is most efficient.
+    (sweep_points_kept). Each job trains in that many processes, on cores that would otherwise idle; the
+    files are the same (a seed's numbers do not depend on which seeds share its stack; a point is one stack).
+    When many retrain (a clean run), each trains in one process, where a stack of ten seeds is most efficient.
 
     Snakemake asks once it knows which jobs need to run (the DAG); a job on a cluster keeps one core. Only the
     wall time depends on the answer."""
