@@ -274,6 +274,12 @@ def training_spec(spec: dict) -> dict:
     return {key: spec[key] for key in TRAINING_KEYS}
 
 
+def sweep_point_spec(sweep: dict, value) -> dict:
+    """The spec of one point of a resolved sweep: its experiment's spec with the swept setting at value (what the
+    sweep job trains, and what the workflow asks the store about before it runs)."""
+    return with_values(sweep["spec"], {sweep["key"]: value})
+
+
 def with_values(base: dict, values: dict, **updates) -> dict:
     """A copy of the spec `base` with each dotted setting in `values` set (`optimizer.lr`), then the top-level
     `updates`: a search trial, the search's choice and a sweep's point are all made by it."""

@@ -91,16 +91,25 @@ def run_experiment_in_processes(exp_id: str, spec: dict, split_path, scaler_path
     when the cores would otherwise idle. The workflow gives a job more than one core only when few
     experiments retrain (get_train_threads in workflow/rules/common.smk)."""
     seeds = list(range(spec["seeds"])) if seeds is None else seeds
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    chunks = seed_chunks(seeds, min(processes, usable) if device == "cpu" else 1)
+    chunks = seed_chunks(seeds, usable_processes(processes, device))
     if len(chunks) == 1:
         return run_experiment(exp_id, spec, split_path, scaler_path, threads, device, seeds, log)
     log(f"{exp_id}: seeds split over {len(chunks)} processes: {', '.join(f'{c[0]}..{c[-1]}' for c in chunks)}")
-    with multiprocessing.get_context("fork").Pool(len(chunks), initializer=die_with_parent) as pool:
-        results = pool.starmap(run_experiment, [(exp_id, spec, split_path, scaler_path, threads, device, chunk,
-                                                 functools.partial(prefixed, f"[seeds {chunk[0]}..{chunk[-1]}]", log))
-                                                for chunk in chunks])
-    return combine_results(results)
+    return combine_results(forked_starmap(run_experiment, [
+        (exp_id, spec, split_path, scaler_path, threads, device, chunk,
+         functools.partial(prefixed, f"[seeds {chunk[0]}..{chunk[-1]}]", log)) for chunk in chunks], len(chunks)))
+
+
+def usable_processes(processes: int, device: str) -> int:
+    """How many of the processes asked for to train in: no more than this process may run on; one off the CPU."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(processes, usable)) if device == "cpu" else 1
+
+
+def forked_starmap(fn, args: list[tuple], processes: int) -> list:
+    """[fn(*a) for a in args] in `processes` forked workers, which die with this process (die_with_parent)."""
+    with multiprocessing.get_context("fork").Pool(processes, initializer=die_with_parent) as pool:
+        return pool.starmap(fn, args)
 
 
 def die_with_parent() -> None:

@@ -16,8 +16,6 @@ share several processes (`train_points`, `--processes`): each is one stack, alik
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import platform
 import tempfile
 import time
@@ -28,9 +26,9 @@ import pandas as pd
 import torch
 
 from lessonbench import fileio, store
-from lessonbench.config import training_spec, with_values
+from lessonbench.config import sweep_point_spec, training_spec
 from lessonbench.data import load_part, read_scaler
-from lessonbench.experiment import die_with_parent, write_experiment
+from lessonbench.experiment import forked_starmap, usable_processes, write_experiment
 from lessonbench.fileio import log
 from lessonbench.stacked import StackedMLP
 from lessonbench.training import StackRun, history_frame, resolve_device, summarise_stack, train_stack
@@ -107,15 +105,13 @@ def train_points(todo: dict, seeds: list[int], data: dict, device: str, threads:
                  log) -> dict:
     """{value: StackRun} for {value: (spec, key)}: each point one stack, the points shared among `processes`
     forked processes (CPU only; each point trains alike in any process, so the files are the same)."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    processes = min(processes, usable, len(todo)) if device == "cpu" else 1
+    processes = min(usable_processes(processes, device), len(todo))
     args = [(spec, seeds, data, device, threads, store_dir, key) for spec, key in todo.values()]
     if processes <= 1:
         results = [train_point(*a) for a in args]
     else:
         log(f"{len(todo)} points to train, in {processes} processes")
-        with multiprocessing.get_context("fork").Pool(processes, initializer=die_with_parent) as pool:
-            results = pool.starmap(train_point, args)
+        results = forked_starmap(train_point, args, processes)
     return {value: point_run(spec, seeds, device, r["state"], r["history"], r["diverged_epoch"], r["seconds"])
             for (value, (spec, _)), r in zip(todo.items(), results)}
 
@@ -161,8 +157,9 @@ def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, thre
     data = {part: load_part(frame, scaler, part) for part in ("train", "val")}
     points, best, started = [], None, time.perf_counter()
     key_inputs = {"split": split_path, "scaler": scaler_path}
-    specs = {value: with_values(sweep["spec"], {sweep["key"]: value}) for value in sweep["values"]}
-    keys = {value: point_key(spec, seeds, device, key_inputs, threads) for value, spec in specs.items()}
+    specs = {value: sweep_point_spec(sweep, value) for value in sweep["values"]}
+    keys = {value: point_key(spec, seeds, device, key_inputs, threads) if store_dir else None
+            for value, spec in specs.items()}
     stored = {value: stored_point(specs[value], seeds, device, store_dir, keys[value])
               for value in sweep["values"] if value != sweep["lesson_value"]}
     trained = train_points({value: (specs[value], keys[value]) for value, run in stored.items() if run is None},

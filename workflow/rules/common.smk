@@ -34,8 +34,8 @@ from lessonbench.config import (
     resolve_search,
     resolve_sections,
     resolve_sweeps,
+    sweep_point_spec,
     training_spec,
-    with_values,
 )
 
 try:
@@ -258,18 +258,17 @@ def get_train_threads(wildcards):
     sweeps = [job.wildcards.sweep for job in jobs if job.rule.name == "train_sweep"]
     waiting = [sweep for sweep in sweeps if sweep_reads_experiment(sweep)
                and SWEEP_BY_ID[sweep]["experiment"] in retraining]
-    beside = [sweep for sweep in sweeps if sweep not in waiting
-              and not sweep_points_kept(sweep, any(job.rule.name == "prepare_data" for job in needrun))]
+    new_data = any(job.rule.name == "prepare_data" for job in needrun)
+    beside = [sweep for sweep in sweeps if sweep not in waiting and not sweep_points_kept(sweep, new_data)]
     fixed = len(jobs) - len(experiments) - len(sweeps)  # searches, seed chunks: one core each
     if "experiment" in wildcards.keys():
-        share, units = (int(cores) - fixed) // (len(experiments) + len(beside)), SEEDS[wildcards.experiment]
-    elif wildcards.sweep not in waiting + beside:
-        return 1
+        units, peers = SEEDS[wildcards.experiment], len(experiments) + len(beside)
+    elif wildcards.sweep in waiting + beside:
+        units = len(SWEEP_BY_ID[wildcards.sweep]["values"]) - sweep_reads_experiment(wildcards.sweep)
+        peers = len(waiting) if wildcards.sweep in waiting else len(experiments) + len(beside)
     else:
-        sweep = SWEEP_BY_ID[wildcards.sweep]
-        share = (int(cores) - fixed) // (len(waiting) if wildcards.sweep in waiting else len(experiments) + len(beside))
-        units = len(sweep["values"]) - sweep_reads_experiment(wildcards.sweep)
-    return max(1, min(share, units))
+        return 1
+    return max(1, min((int(cores) - fixed) // peers, units))
 
 
 @functools.cache
@@ -283,7 +282,7 @@ def sweep_points_kept(sweep_id, new_data):
     sweep = json.loads(Path(SWEEP_FILES[sweep_id]).read_text())  # what the job reads
     seeds, version = list(range(sweep["seeds"])), importlib.metadata.version("torch")
     return all(
-        store.has(STORE, store.sweep_point_key(training_spec(with_values(sweep["spec"], {sweep["key"]: value})),
+        store.has(STORE, store.sweep_point_key(training_spec(sweep_point_spec(sweep, value)),
                                                seeds, config["device"], {"split": split, "scaler": scaler},
                                                config["torch_threads"], torch_version=version))
         for value in sweep["values"] if value != sweep["lesson_value"])
