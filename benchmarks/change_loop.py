@@ -9,7 +9,7 @@ In a scratch copy of the repository's tracked files (so nothing of yours is touc
   2. the full default pipeline from clean (`snakemake --cores N`);
   3. `momentum`'s learning rate halved in experiments/lesson.yaml, `snakemake --cores N` to a new PDF;
      the file restored and the workflow brought back (untimed);
-  4. `sgd_lr01`'s learning rate halved, the same: an experiment no sweep reads, so it is the one training job
+  4. `sgd_at_momentum_lr`'s learning rate halved, the same: an experiment no sweep reads, so it is the one training job
      and trains its seeds in as many processes as there are cores;
   5. `momentum`'s epochs 200 -> 150, the same: its sweep reads `momentum` back, so it waits for it and then
      retrains every other point; both train in as many processes as there are cores;
@@ -41,8 +41,8 @@ EXPERIMENT = "momentum"
 # The lines of experiments/lesson.yaml the edits change (each once in the file): momentum's learning rate, the
 # learning rate of an experiment that no sweep reads (after its edit the only training job: it gets the spare
 # cores), and momentum's title. change_loop_ab.py makes the same edits.
-LR = "optimizer: {name: sgd, lr: 0.1, momentum: 0.9}\n\n  sgd_lr01:"
-TWIN, TWIN_LR = "sgd_lr01", "epochs: 200\n    optimizer: {name: sgd, lr: 0.1}\n\n  adagrad:"
+LR = "optimizer: {name: sgd, lr: 0.1, momentum: 0.9}\n\n  sgd_at_momentum_lr:"
+TWIN, TWIN_LR = "sgd_at_momentum_lr", "epochs: 200\n    optimizer: {name: sgd, lr: 0.1}\n\n  adagrad:"
 TITLE = "title: SGD with momentum\n"
 # momentum's epochs: an edit of a swept experiment's other settings, so its sweep (momentum_lr) retrains every
 # point after it (no target in the issue; timed since the sweep's points train in the spare cores too)

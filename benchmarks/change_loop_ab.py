@@ -8,7 +8,7 @@ This project's VM runs the same work up to twice as slowly from one quarter of a
 notebook's one seed took 5.7 s in one run of change_loop.py and 12.2 s in the next), so two runs of
 change_loop.py one after the other compare the machine as much as the code. Here each trial runs, in tree A
 and then in tree B (B first on every other trial), the edits change_loop.py times: `momentum`'s learning rate
-(a value drawn anew each trial, the same in both trees), `sgd_lr01`'s (the same value), `momentum`'s epochs
+(a value drawn anew each trial, the same in both trees), `sgd_at_momentum_lr`'s (the same value), `momentum`'s epochs
 (also drawn anew), `momentum`'s title, a no-op rerun and the render alone, each restored and brought back
 untimed. It prints every time and the medians; timings are machine facts: nothing is asserted.
 """

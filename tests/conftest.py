@@ -47,3 +47,14 @@ def assert_names_field(source: Path, change: tuple[str, str], resolve, field: st
     with pytest.raises(ConfigError) as err:
         resolve(path)
     assert f": {field}:" in str(err.value), str(err.value)
+
+
+def probs_for(runs: pd.DataFrame, samples: int = 360) -> pd.DataFrame:
+    """Test predictions that give each run its final test accuracy: the first round(accuracy x samples) of the
+    same `samples` test samples right, the rest wrong (what a claim or leaderboard reads of test_probs)."""
+    rows = []
+    for run in runs.itertuples():
+        right = 0 if pd.isna(run.final_test_accuracy) else round(run.final_test_accuracy * samples)
+        rows += [{"experiment": run.experiment, "seed": run.seed, "sample": i, "label": 1, "pred": int(i < right)}
+                 for i in range(samples)]
+    return pd.DataFrame(rows)

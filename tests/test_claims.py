@@ -9,10 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lessonbench.claims import CONTRADICTED, NOT_SHOWN, SUPPORTED, check_claims, confounders, decide, seed_metrics
+from lessonbench.claims import (
+    CONTRADICTED,
+    NO_EFFECT,
+    NOT_SHOWN,
+    SUPPORTED,
+    check_claims,
+    confounders,
+    decide,
+    seed_metrics,
+)
 from lessonbench.config import ConfigError, resolve_claims, resolve_sweeps, spec_diff, with_values
 
-from .conftest import ROOT, assert_names_field
+from .conftest import ROOT, assert_names_field, probs_for
 
 CLAIMS = ROOT / "experiments" / "claims.yaml"
 SWEEPS = ROOT / "experiments" / "sweeps.yaml"
@@ -54,10 +63,15 @@ def synthetic(experiments: dict[str, float], seeds: int = 10, epochs: int = 5, n
     return pd.DataFrame(runs), pd.DataFrame(history)
 
 
-def claim(treatment, control, expect="higher", metric="val_accuracy", min_effect=0.0, factor=("model.dropout",)):
+def claim(treatment, control, expect="higher", metric="val_accuracy", min_effect=0.0, factor=("model.dropout",),
+          margin=None):
     return {"id": f"{treatment}_vs_{control}", "section": "s", "claim": "c", "factor": list(factor), "budget": None,
-            "treatment": [treatment], "control": [control], "target": 0.9,
-            "metrics": [{"name": metric, "expect": expect, "min_effect": min_effect}]}
+            "treatment": [treatment], "control": [control], "target": 0.9, "primary": metric,
+            "metrics": [{"name": metric, "expect": expect, "min_effect": min_effect, "margin": margin}]}
+
+
+def check(claims, specs, runs, history, edges=None):
+    return check_claims(claims, specs, runs, history, probs_for(runs), edges)
 
 
 def specs_for(names, lesson):
@@ -69,35 +83,73 @@ def specs_for(names, lesson):
 def test_verdicts_on_known_effects(lesson):
     runs, history = synthetic({"ctrl": 0.95, "better": 0.97, "worse": 0.93, "same": 0.95})
     specs = specs_for(["ctrl", "better", "worse", "same"], lesson)
-    table, per_seed = check_claims([claim("better", "ctrl"), claim("worse", "ctrl"), claim("same", "ctrl")],
-                                   specs, runs, history)
+    table, per_seed = check([claim("better", "ctrl"), claim("worse", "ctrl"), claim("same", "ctrl")],
+                            specs, runs, history)
     assert table["verdict"].tolist() == [SUPPORTED, CONTRADICTED, NOT_SHOWN]
     assert table["effect"].iloc[0] == pytest.approx(2.0, abs=0.5)  # points
-    assert table["p_improvement"].iloc[0] == 1.0 and table["p_improvement"].iloc[1] == 0.0
+    assert table["seeds_better"].tolist()[:2] == [10, 0]
+    assert table["detectable_effect"].iloc[2] > 0  # what these seeds could have shown
     assert len(per_seed) == 10 * 6
     # "lower" flips what counts as support
-    table, _ = check_claims([claim("worse", "ctrl", expect="lower")], specs, runs, history)
+    table, _ = check([claim("worse", "ctrl", expect="lower")], specs, runs, history)
     assert table["verdict"].tolist() == [SUPPORTED]
     # a non-inferiority margin: 'same' is at least as good as ctrl within 1 point
-    table, _ = check_claims([claim("same", "ctrl", min_effect=-1.0)], specs, runs, history)
+    table, _ = check([claim("same", "ctrl", min_effect=-1.0)], specs, runs, history)
     assert table["verdict"].tolist() == [SUPPORTED]
+
+
+def test_no_effect_is_a_verdict_when_the_margin_holds_it(lesson):
+    runs, history = synthetic({"ctrl": 0.95, "same": 0.95, "better": 0.97})
+    specs = specs_for(["ctrl", "same", "better"], lesson)
+    claims = [claim("same", "ctrl", margin=1.0), claim("same", "ctrl", expect="equivalent", margin=1.0),
+              claim("better", "ctrl", expect="equivalent", margin=1.0)]
+    table, _ = check(claims[:1], specs, runs, history)
+    assert table["verdict"].tolist() == [NO_EFFECT] and table["p_holm_equivalence"].iloc[0] < 0.05
+    table, _ = check(claims[1:], specs, runs, history)  # a claim of no effect: shown for `same`, not for `better`
+    assert table["verdict"].tolist() == [NO_EFFECT, NOT_SHOWN] and table["ci_level"].iloc[0] == pytest.approx(0.9)
+    assert table["family_size"].iloc[0] == 2
+
+
+def test_only_primary_metrics_are_corrected_and_get_a_verdict(lesson):
+    runs, history = synthetic({"ctrl": 0.95, "better": 0.97})
+    specs = specs_for(["ctrl", "better"], lesson)
+    both = claim("better", "ctrl")
+    both["metrics"].append({"name": "val_accuracy_auc", "expect": "higher", "min_effect": 0.0, "margin": None})
+    table, _ = check([both], specs, runs, history)
+    assert table["primary"].tolist() == [True, False] and table["verdict"].tolist() == [SUPPORTED, ""]
+    assert table["family_size"].iloc[0] == 1 and math.isnan(table["p_holm"].iloc[1])
+
+
+def test_a_claim_on_an_edge_best_or_an_underfitting_treatment_is_not_shown(lesson):
+    runs, history = synthetic({"ctrl": 0.95, "better": 0.97})
+    specs = specs_for(["ctrl", "better"], lesson)
+    table, _ = check([claim("better", "ctrl")], specs, runs, history, edges={"better": "optimizer.lr 10"})
+    assert table["verdict"].tolist() == [NOT_SHOWN] and "edge" in table["caveat"].iloc[0]
+    # a smaller gap because the treatment fits less: train 5 points lower, validation 4 lower
+    runs, history = synthetic({"ctrl": 0.95, "weak": 0.91})
+    history.loc[(history["experiment"] == "weak") & (history["split"] == "train"), "accuracy"] -= 0.01
+    specs = specs_for(["ctrl", "weak"], lesson)
+    table, _ = check([claim("weak", "ctrl", expect="lower", metric="train_val_gap", margin=1.0)], specs, runs,
+                     history)
+    assert table["verdict"].tolist() == [NOT_SHOWN] and "underfits" in table["caveat"].iloc[0]
 
 
 def test_many_claims_turn_a_borderline_support_into_not_shown():
-    row = {"effect": 0.4, "threshold": 0.0, "expect": "higher", "p": 0.02, "sd": 0.5, "confounded": False}
+    row = {"effect": 0.4, "threshold": 0.0, "expect": "higher", "p": 0.02, "sd": 0.5, "confounded": False,
+           "primary": True, "p_equivalence": math.nan, "caveat": "", "n_pairs": 10}
     alone = decide(pd.DataFrame([row]))
     assert alone["verdict"].tolist() == [SUPPORTED]
     null = {**row, "effect": 0.05, "p": 0.6}
     many = decide(pd.DataFrame([row] + [null] * 9))
     assert many["verdict"].iloc[0] == NOT_SHOWN and many["p_holm"].iloc[0] == pytest.approx(0.2)
-    assert many["seeds_needed"].iloc[0] > 0
+    assert many["detectable_effect"].iloc[0] > 0.4  # ten tests: the strictest level needs a larger effect
 
 
 def test_a_confounded_comparison_is_never_more_than_not_shown(lesson):
     runs, history = synthetic({"ctrl": 0.95, "better": 0.99})
     specs = specs_for(["ctrl", "better"], lesson)
     specs["better"]["optimizer"] = {**specs["better"]["optimizer"], "lr": 0.5}  # a second factor changes
-    table, _ = check_claims([claim("better", "ctrl")], specs, runs, history)
+    table, _ = check([claim("better", "ctrl")], specs, runs, history)
     assert table["confounded"].tolist() == [True] and table["verdict"].tolist() == [NOT_SHOWN]
     assert "optimizer.lr" in table["confounders"].iloc[0]
 
@@ -124,16 +176,16 @@ def test_every_lesson_claim_is_one_factor_except_the_lessons_own_pair(runs_specs
     assert confounded == {"momentum_vs_sgd_lesson"}
 
 
-def test_censored_seeds_rank_last(lesson):
+def test_censored_seeds_count_as_the_budget_plus_one(lesson):
     runs, history = synthetic({"fast": 0.97, "never": 0.85}, epochs=5)
     per_fast = seed_metrics(history, runs, "fast", 5, 0.9)
     per_never = seed_metrics(history, runs, "never", 5, 0.9)
-    assert np.isfinite(per_fast["epochs_to_target"]).all()
-    assert np.isinf(per_never["epochs_to_target"]).all()  # censored, kept
+    assert per_fast["reached_target"].all() and (per_fast["epochs_to_target"] <= 5).all()
+    assert not per_never["reached_target"].any() and (per_never["epochs_to_target"] == 6).all()  # restricted, kept
     specs = specs_for(["fast", "never"], lesson)
-    table, _ = check_claims([claim("fast", "never", expect="lower", metric="epochs_to_target")], specs, runs, history)
+    table, _ = check([claim("fast", "never", expect="lower", metric="epochs_to_target")], specs, runs, history)
     row = table.iloc[0]
-    assert row["verdict"] == SUPPORTED and row["effect"] == -math.inf and row["n_pairs"] == 10
+    assert row["verdict"] == SUPPORTED and np.isfinite(row["effect"]) and row["effect"] < 0 and row["n_pairs"] == 10
     assert row["reached_treatment"] == 10 and row["reached_control"] == 0
 
 
@@ -147,13 +199,23 @@ def test_a_diverged_seed_counts_at_chance(lesson):
 
 
 @pytest.mark.parametrize("change, field", [
-    (("    treatment: momentum\n    control: sgd_lr01", "    treatment: momentun\n    control: sgd_lr01"),
+    (("    treatment: momentum\n    control: sgd_at_momentum_lr",
+      "    treatment: momentun\n    control: sgd_at_momentum_lr"),
      "claims.momentum_vs_sgd.treatment"),  # no such experiment
     (("      epochs_to_target: lower\n      val_accuracy_auc: higher\n\n  momentum_vs_sgd_lesson",
       "      epochs_to_targt: lower\n      val_accuracy_auc: higher\n\n  momentum_vs_sgd_lesson"),
      "claims.momentum_vs_sgd.metrics"),  # unknown metric
-    (("      train_val_gap: lower\n\n  l2_overfitting", "      train_val_gap: smaller\n\n  l2_overfitting"),
-     "claims.batchnorm_overfitting.metrics.train_val_gap"),  # direction other than higher/lower
+    (("      train_val_gap: {expect: lower, margin: 1.0}\n\n  l2_overfitting",
+      "      train_val_gap: {expect: smaller, margin: 1.0}\n\n  l2_overfitting"),
+     "claims.batchnorm_overfitting.metrics.train_val_gap.expect"),  # direction other than higher/lower/equivalent
+    (("      train_val_gap: {expect: lower, margin: 1.0}\n\n  l2_overfitting",
+      "      train_val_gap: {expect: equivalent}\n\n  l2_overfitting"),
+     "claims.batchnorm_overfitting.metrics.train_val_gap.margin"),  # no effect, but within what?
+    (("    factor: [optimizer.momentum]\n    primary: epochs_to_target\n    metrics:\n      epochs_to_target: lower\n"
+      "      val_accuracy_auc: higher\n\n  momentum_vs_sgd_lesson",
+      "    factor: [optimizer.momentum]\n    metrics:\n      epochs_to_target: lower\n"
+      "      val_accuracy_auc: higher\n\n  momentum_vs_sgd_lesson"),
+     "claims.momentum_vs_sgd.primary"),  # several metrics and none named primary
     (("    treatment: adam\n    control: momentum", "    treatment: adam\n    control: adam"),
      "claims.adam_vs_momentum.control"),  # treatment equal to its control
 ])

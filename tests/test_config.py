@@ -33,7 +33,7 @@ def test_lesson_file_matches_design_table(lesson):
     # DESIGN.md's ten, plus the all-equal-weights experiment that the symmetry illustration measures and the
     # twins that make the claims one-factor comparisons (each marked, none of them in the lesson)
     twins = [exp for exp, spec in specs.items() if spec["origin"] == "twin"]
-    assert twins == ["sgd_lr01", "xavier_relu", "batchnorm_lr1", "xavier_lr1", "batchnorm_uniform"]
+    assert twins == ["sgd_at_momentum_lr", "xavier_relu", "batchnorm_lr1", "xavier_lr1", "batchnorm_uniform"]
     assert [exp for exp in specs if exp != "constant_init" and exp not in twins] == list(DESIGN)
     assert [exp for exp, spec in specs.items() if spec["origin"] == "lesson"] == [
         exp for exp in specs if exp not in twins]  # the ten and constant_init; nothing counted as added

@@ -10,6 +10,8 @@ import pandas as pd
 from lessonbench import report
 from lessonbench.tables import data_table, make_leaderboard, showcase_table
 
+from .conftest import probs_for
+
 
 def test_filters_format_numbers_signs_and_missing_values():
     assert report.pct(0.97314) == "97.3" and report.pct(None) == "–" and report.pct(float("nan"), 0) == "–"
@@ -21,7 +23,10 @@ def test_filters_format_numbers_signs_and_missing_values():
     assert report.paired_diff({"diff_mean": 0.021, "diff_ci_low": 0.014, "diff_ci_high": 0.028}) == \
         "+2.1 [+1.4, +2.8]"
     assert report.paired_diff({"diff_mean": None}) == "–"
-    assert report.effect_text({"unit": "epochs", "effect": -6.0, "ci_low": -9.0, "ci_high": -1.0}) == "−6 [−9, −1]"
+    row = {"unit": "epochs", "effect": -6.0, "ci_low": -9.0, "ci_high": -1.0, "ci_level": 0.95}
+    assert report.effect_text(row) == "−6 [−9, −1]"
+    assert report.effect_text({**row, "ci_level": 0.9}) == "−6 [−9, −1] (90%)"  # a TOST interval says so
+    assert report.pvalue(0.0046, at_floor=True) == "<0.0046"  # the resampling floor: at most that
     assert report.section_title("init", {"init": "Weight initialisation"}) == "Weight initialisation"
     assert report.section_title("my_part", {}) == "My part"
 
@@ -39,7 +44,7 @@ def tables() -> dict:
                          "title": ["Base", "Better", "Broken"], "epochs": 5, "origin": ["lesson", "twin", "added"]})
     all_runs = pd.concat([runs("base", [0.90, 0.91, 0.92]), runs("better", [0.95, 0.96, 0.97]),
                           runs("broken", [0.5, 0.1, 0.1], diverged=(1, 2))])
-    board = make_leaderboard(all_runs, meta)
+    board = make_leaderboard(all_runs, meta, probs_for(all_runs, samples=100))
     return {"leaderboard": board, "experiments": meta,
             "timings": pd.DataFrame({"experiment": ["base", "better", "broken"], "seconds_per_seed_mean": 1.5}),
             "comparisons": pd.DataFrame({"experiment": ["better", "broken"], "baseline": "base",
@@ -54,7 +59,7 @@ def tables() -> dict:
 def test_the_showcase_is_chosen_on_validation_data_and_counts_its_mistakes():
     all_runs = pd.concat([runs("base", [0.90, 0.91, 0.92]), runs("better", [0.95, 0.97, 0.96])])
     all_runs["final_test_accuracy"] = 1 - all_runs["final_val_accuracy"]  # test says the opposite: not read
-    board = make_leaderboard(all_runs, tables()["experiments"])
+    board = make_leaderboard(all_runs, tables()["experiments"], probs_for(all_runs, samples=100))
     probs = pd.DataFrame({"experiment": "better", "seed": [1, 1, 1, 0], "label": [3, 4, 5, 3], "pred": [3, 9, 5, 3]})
     assert showcase_table(board, all_runs, probs).to_dict("records") == [
         {"experiment": "better", "seed": 1, "n_test": 3, "n_errors": 1}]

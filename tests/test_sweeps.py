@@ -1,4 +1,4 @@
-"""Sensitivity sweeps: a point is the experiment with that value, bit for bit; the best is chosen on validation."""
+"""Sensitivity sweeps: points on tuning seeds, the best chosen on validation and retrained on fresh seeds."""
 
 from __future__ import annotations
 
@@ -40,33 +40,44 @@ def files(lesson, split_frame, tmp_path_factory):
 def sweep_of(files, values):
     spec = files["spec"]
     return {"id": "adam_lr", "experiment": "adam", "key": "optimizer.lr", "values": values, "seeds": 2,
-            "scale": "log", "lesson_value": spec["optimizer"]["lr"], "spec": spec}
+            "tuning_seeds": [2, 3], "scale": "log", "lesson_value": spec["optimizer"]["lr"], "spec": spec}
 
 
-def test_a_point_is_the_experiment_with_that_value_bit_for_bit(files):
-    sweep = sweep_of(files, [0.01, 0.05])  # 0.01 is adam's own: read back; 0.05 is trained
+def alone(files, lr, seeds):
+    """The experiment at learning rate `lr`, trained on its own on `seeds`."""
+    return run_experiment("x", with_values(files["spec"], {"optimizer.lr": lr}), files["split"], files["scaler"],
+                          threads=1, seeds=seeds, **QUIET)
+
+
+def test_tuning_seeds_choose_and_fresh_seeds_are_scored(files):
+    """Every value trains on the tuning seeds (2, 3), bit for bit the experiment with that value on them; the best
+    value by mean validation accuracy is retrained on the experiment's own seeds (0, 1), and only that is scored."""
+    sweep = sweep_of(files, [0.01, 0.05])  # 0.01 is adam's own value
     points, best, chosen = run_sweep(sweep, files["split"], files["scaler"], files["experiment"], 1, **QUIET)
-    alone = run_experiment("x", with_values(files["spec"], {"optimizer.lr": 0.05}), files["split"], files["scaler"],
-                           threads=1, **QUIET)
-    at_005 = points[points["value"] == 0.05].set_index("seed")["final_val_accuracy"]
-    last = alone["history"][(alone["history"]["split"] == "val") & (alone["history"]["epoch"] == 2)]
-    assert at_005.tolist() == last.set_index("seed")["accuracy"].tolist()  # equal floats, not close ones
-    at_001 = points[points["value"] == 0.01].set_index("seed")["final_val_accuracy"]
-    assert at_001.tolist() == pd.read_parquet(files["experiment"]["runs"])["final_val_accuracy"].tolist()
-    # the best value by mean validation accuracy, and only its point carries test results
+    assert set(points["seed"]) == {2, 3}
+    for lr in (0.01, 0.05):
+        ref = alone(files, lr, [2, 3])["history"]
+        last = ref[(ref["split"] == "val") & (ref["epoch"] == 2)].set_index("seed")["accuracy"]
+        mine = points[points["value"] == lr].set_index("seed")["final_val_accuracy"]
+        assert mine.tolist() == last.tolist()  # equal floats, not close ones
     means = points.groupby("value")["final_val_accuracy"].mean()
     assert chosen["value"] == means.idxmax() and chosen["spec"]["optimizer"]["lr"] == chosen["value"]
-    assert set(best["runs"]["experiment"]) == {"adam_lr_best"} and len(best["runs"]) == 2
-    # a sweep of that one value: its best point's weights and test results are the experiment's, bit for bit
-    _, best, chosen = run_sweep(sweep_of(files, [0.05]), files["split"], files["scaler"], files["experiment"], 1,
-                                **QUIET)
-    assert chosen["value"] == 0.05
+    assert chosen["tuning_seeds"] == [2, 3] and chosen["seeds"] == [0, 1]
+    assert set(best["runs"]["experiment"]) == {"adam_lr_best"} and best["runs"]["seed"].tolist() == [0, 1]
+    # whichever won, the best's files are that value trained on the fresh seeds, bit for bit
+    fresh = alone(files, chosen["value"], [0, 1])
     for seed in (0, 1):
-        for name, tensor in alone["weights"][seed].items():
+        for name, tensor in fresh["weights"][seed].items():
             assert torch.equal(best["weights"][seed][name], tensor), name
-    assert best["runs"]["final_test_accuracy"].tolist() == alone["runs"]["final_test_accuracy"].tolist()
-    pd.testing.assert_frame_equal(best["history"].drop(columns="experiment"),
-                                  alone["history"].drop(columns="experiment"))
+    assert best["runs"]["final_test_accuracy"].tolist() == fresh["runs"]["final_test_accuracy"].tolist()
+    pd.testing.assert_frame_equal(best["history"].drop(columns="experiment").reset_index(drop=True),
+                                  fresh["history"].drop(columns="experiment").reset_index(drop=True))
+
+
+def test_a_grid_edge_is_said(files):
+    _, _, chosen = run_sweep(sweep_of(files, [0.01, 0.05, 5.0]), files["split"], files["scaler"], files["experiment"],
+                             1, **QUIET)
+    assert chosen["at_edge"] == (chosen["value"] in (0.01, 5.0))
 
 
 def test_summary_marks_best_lesson_and_near_best():
@@ -83,9 +94,9 @@ def test_summary_marks_best_lesson_and_near_best():
 
 
 @pytest.mark.parametrize("change, field", [
-    (("values: [0.003, 0.01, 0.03]", "values: []"), "sweeps.adam_lr.values"),  # empty
-    (("values: [0.003, 0.01, 0.03]", "values: [0.001, 0.001]"), "sweeps.adam_lr.values"),  # duplicate
-    (("values: [0.003, 0.01, 0.03]", "values: [0.001, -0.003]"), "sweeps.adam_lr.values.1"),  # lr <= 0
+    (("values: [0.001, 0.003, 0.01, 0.03, 0.1]", "values: []"), "sweeps.adam_lr.values"),  # empty
+    (("values: [0.001, 0.003, 0.01, 0.03, 0.1]", "values: [0.001, 0.001]"), "sweeps.adam_lr.values"),  # duplicate
+    (("values: [0.001, 0.003, 0.01, 0.03, 0.1]", "values: [0.001, -0.003]"), "sweeps.adam_lr.values.1"),  # lr <= 0
     (("experiment: adam\n    key: optimizer.lr", "experiment: adam\n    key: model.activation"),
      "sweeps.adam_lr.key"),  # structural: not sweepable
     (("experiment: adam\n    key: optimizer.lr", "experiment: adam\n    key: optimizer.momentum"),
@@ -99,8 +110,9 @@ def test_bad_sweeps_name_the_field(lesson, change, field, tmp_path):
 def test_default_sweeps_resolve(lesson):
     sweeps = resolve_sweeps(SWEEPS, lesson[1])
     assert [s["experiment"] for s in sweeps] == ["sgd_uniform", "momentum", "adagrad", "adam", "l2", "dropout"]
-    for sweep in sweeps:  # each includes the experiment's own value, which is read back rather than trained
-        assert sweep["lesson_value"] in sweep["values"] and sweep["seeds"] == 5
+    for sweep in sweeps:  # five values around the experiment's own; tuning seeds apart from its seeds 0-9
+        assert sweep["lesson_value"] in sweep["values"] and len(sweep["values"]) == 5
+        assert sweep["tuning_seeds"] == [10, 11, 12, 13, 14] and sweep["spec"]["seeds"] == 10
 
 
 def assert_same_sweep(a, b):
@@ -115,12 +127,11 @@ def assert_same_sweep(a, b):
 def test_points_trained_before_are_read_back_from_the_store_bit_for_bit(files, tmp_path):
     """An edit of the swept experiment's own value leaves the other points' specs as they were: not retrained."""
     store_dir, logs = tmp_path / "store", []
-    sweep = sweep_of(files, [0.01, 0.05, 0.1])  # 0.01 is adam's own value: read back from its files
-    first, _, _ = run_sweep(sweep, files["split"], files["scaler"], files["experiment"], 1, log=logs.append,
-                            store_dir=store_dir)
+    sweep = sweep_of(files, [0.01, 0.05, 0.1])
+    first = run_sweep(sweep, files["split"], files["scaler"], files["experiment"], 1, log=logs.append,
+                      store_dir=store_dir)
     assert not any("from the store" in line for line in logs)
-    # adam's lr edited to 0.02: 0.01 is now a point of its own, kept when it was read back from adam's files;
-    # 0.05 and 0.1 were trained before
+    # adam's lr edited to 0.02: its grid is the same, every point was trained before
     edited = {**sweep, "lesson_value": 0.02, "spec": with_values(files["spec"], {"optimizer.lr": 0.02})}
     logs.clear()
     stored = run_sweep(edited, files["split"], files["scaler"], files["experiment"], 1, log=logs.append,
@@ -128,38 +139,22 @@ def test_points_trained_before_are_read_back_from_the_store_bit_for_bit(files, t
     assert sum("read back from the store" in line for line in logs) == 3
     fresh = run_sweep(edited, files["split"], files["scaler"], files["experiment"], 1, **QUIET)  # no store
     assert_same_sweep(stored, fresh)
-    assert stored[2] == fresh[2]  # whichever won, it came from the store
-    same = first["value"] != 0.01  # the points both runs share, with the same numbers
-    assert first[same]["final_val_accuracy"].tolist() == fresh[0][same]["final_val_accuracy"].tolist()
-
-
-def test_the_experiments_own_point_kept_in_the_store_is_the_point_trained(files, tmp_path):
-    """The read-back point, put in the store from the experiment's files, chosen later and scored on the test set
-    from its stored state: bit for bit the point trained on its own."""
-    store_dir, logs = tmp_path / "store", []
-    sweep = sweep_of(files, [0.01, 5.0])  # 0.01: adam's own value, read back; 5.0: far worse
-    run_sweep(sweep, files["split"], files["scaler"], files["experiment"], 1, log=logs.append, store_dir=store_dir)
-    edited = {**sweep, "lesson_value": 0.02, "spec": with_values(files["spec"], {"optimizer.lr": 0.02})}
-    logs.clear()
-    stored = run_sweep(edited, files["split"], files["scaler"], files["experiment"], 1, log=logs.append,
-                       store_dir=store_dir)
-    assert sum("read back from the store" in line for line in logs) == 2 and stored[2]["value"] == 0.01
-    fresh = run_sweep(edited, files["split"], files["scaler"], files["experiment"], 1, **QUIET)  # trains both
-    assert_same_sweep(stored, fresh)
+    assert stored[2] == fresh[2]
+    assert first[0]["final_val_accuracy"].tolist() == fresh[0]["final_val_accuracy"].tolist()
 
 
 def test_points_trained_in_several_processes_are_the_points_trained_in_one(files, tmp_path):
     """--processes N (train_sweep given N cores when few jobs train): the points not kept in the store train in
     forked processes, each as one stack: the same points, best choice and best files as in one process, and
     each kept in the store as there."""
-    sweep = sweep_of(files, [0.003, 0.01, 0.05, 0.1])  # 0.01: adam's own value, read back; three to train
+    sweep = sweep_of(files, [0.003, 0.01, 0.05, 0.1])  # four to train
     one = run_sweep(sweep, files["split"], files["scaler"], files["experiment"], 1, store_dir=tmp_path / "one",
                     **QUIET)
     logs = []
     two = run_sweep(sweep, files["split"], files["scaler"], files["experiment"], 1, store_dir=tmp_path / "two",
                     processes=2, log=logs.append)
-    assert "3 points to train, in 2 processes" in logs
+    assert "4 points to train, in 2 processes" in logs
     assert_same_sweep(one, two)
     assert one[2] == two[2]
     kept = sorted(path.name for path in (tmp_path / "two").glob("*/*"))
-    assert kept == sorted(path.name for path in (tmp_path / "one").glob("*/*")) and len(kept) == 4
+    assert kept == sorted(path.name for path in (tmp_path / "one").glob("*/*")) and len(kept) >= 4

@@ -312,8 +312,8 @@ def test_editing_a_claim_trains_nothing(tree, first_run):
     assert set(claims["claim_id"]) == set(yaml.safe_load((tree / "experiments/claims.yaml").read_text())["claims"])
     path = tree / "experiments" / "claims.yaml"
     original = path.read_text()
-    path.write_text(original.replace("      train_val_gap: lower\n\n  l2_overfitting",
-                                     "      val_accuracy_auc: higher\n\n  l2_overfitting", 1))
+    path.write_text(original.replace("      train_val_gap: {expect: lower, margin: 1.0}\n\n  l2_overfitting",
+                                     "      train_val_gap: {expect: lower, margin: 2.0}\n\n  l2_overfitting", 1))
     assert path.read_text() != original
     try:
         assert planned(tree) == {"check_claims": [""], "draw_claims": [""], "render_report": [""]}
@@ -354,7 +354,7 @@ def test_bad_input_stops_before_any_job(tree):
     assert proc.returncode != 0
     assert "experiments/tiny.yaml" in proc.stderr and "momentun" in proc.stderr, proc.stderr[-2000:]
     assert {p: p.stat().st_mtime_ns for p in (tree / "results").rglob("*")} == before
-    proc = run_with_edit(tree, "experiments/claims.yaml", "control: sgd_lr01", "control: sgd_lr1")
+    proc = run_with_edit(tree, "experiments/claims.yaml", "control: sgd_at_momentum_lr", "control: sgd_lr1")
     assert proc.returncode != 0
     assert "experiments/claims.yaml: claims.momentum_vs_sgd.control: 'sgd_lr1' is not an experiment" in proc.stderr
     assert {p: p.stat().st_mtime_ns for p in (tree / "results").rglob("*")} == before

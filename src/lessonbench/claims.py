@@ -1,15 +1,18 @@
-"""The lesson's claims, checked: per-seed metrics, paired differences, and a verdict corrected for many claims.
+"""The lesson's claims, checked: per-seed metrics, paired differences, and one verdict per claim corrected for many.
 
 For each claim (experiments/claims.yaml, resolved by config.resolve_claims) and each of its metrics:
-1. every seed's metric in each experiment, curve metrics at a common epoch budget;
+1. every seed's metric in each experiment, curve metrics at a common epoch budget; epochs to a target are
+   restricted: a seed that never gets there counts as budget + 1 (it ranks last, it is never dropped);
 2. the paired per-seed difference treatment - control (for an interaction, (a - b) - (c - d));
-3. its 95% interval and a p-value against the claim's threshold: the mean with a studentized bootstrap
-   (stats.mean_test); for epochs to a target, where a seed that never gets there is censored, the
-   median difference with a distribution-free interval and the exact sign test (stats.sign_test);
-4. Holm's correction over every unconfounded test in the file; a verdict from the adjusted p-value
-   and the side of the threshold the effect lies on;
-5. which settings of the two specs differ: a comparison that differs in more than the claimed factor
-   is labelled confounded and stays "not shown".
+3. its interval and p-value against the claim's threshold (stats.mean_test over seeds; test accuracy:
+   stats.two_way over seeds and test samples, which carries the test set's own sampling error); with a
+   `margin`, also the two one-sided tests of "no change larger than the margin" (TOST);
+4. Holm's correction over the *primary* tests of the unconfounded claims (one metric per claim, declared in
+   the file; the others are secondary: shown, outside the correction, with no verdict);
+5. one verdict per claim from its primary metric: supported, contradicted, no effect (equivalent within the
+   margin), or not shown. A comparison that differs in more than the claimed factor (confounded), that rests
+   on a sweep's best value at the edge of its grid, or whose treatment underfits (a gap claim) is never more
+   than not shown, and says why.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ import pandas as pd
 from lessonbench import fileio, stats
 from lessonbench.config import spec_diff, within
 from lessonbench.fileio import log
+from lessonbench.testset import right_wrong
 
-ALPHA = 0.05  # family-wise error rate over all claims' tests (Holm)
+ALPHA = 0.05  # family-wise error rate over the claims' primary tests (Holm)
 CHANCE = 0.1  # accuracy of a diverged model: non-finite outputs predict one class of ten
-SUPPORTED, CONTRADICTED, NOT_SHOWN = "supported", "contradicted", "not shown"
+POWER = 0.8  # of the smallest effect the seeds could detect
+SUPPORTED, CONTRADICTED, NO_EFFECT, NOT_SHOWN = "supported", "contradicted", "no effect", "not shown"
+VERDICTS = (SUPPORTED, CONTRADICTED, NO_EFFECT, NOT_SHOWN)
 METRICS = {  # name -> label, unit, whether it is read off the curves at the budget epoch
     "test_accuracy": ("final test accuracy", "points", False),
     "val_accuracy": ("validation accuracy at epoch {budget}", "points", True),
@@ -35,12 +41,15 @@ METRICS = {  # name -> label, unit, whether it is read off the curves at the bud
     "train_val_gap": ("train - validation accuracy at epoch {budget}", "points", True),
     "epochs_to_target": ("epochs to {target:.0%} validation accuracy", "epochs", True),
 }
-RULE = (f"Each claim's metrics are tested together with every other claim's: Holm's step-down correction "
-        f"keeps the chance of any false verdict in the whole table at {ALPHA:.0%}. A claim is supported when its "
-        f"Holm-adjusted p-value is below {ALPHA} and the effect lies on the claimed side of its threshold (0, or "
-        f"the smallest effect worth calling), contradicted when it is below {ALPHA} on the other side, and not "
-        f"shown otherwise. A comparison whose experiments differ in more than the claimed factor is confounded: "
-        f"it is left out of the correction and is never more than not shown.")
+RULE = (f"Each claim has one primary metric, declared in the claims file; the primary tests of all unconfounded "
+        f"claims are corrected together (Holm's step-down), which keeps the chance of any false verdict on this page "
+        f"at {ALPHA:.0%}. A claim is supported when its Holm-adjusted p-value is below {ALPHA} and the effect lies "
+        f"on the claimed side of its threshold (0, or the claim's margin), contradicted when it lies on the other "
+        f"side. A claim with an equivalence margin d is 'no effect' when both one-sided tests reject an effect of d "
+        f"or more (TOST: the 90% interval lies inside ±d), and not shown otherwise. Secondary metrics are shown "
+        f"for context, with unadjusted p-values and no verdict. A comparison whose experiments differ in more than "
+        f"the claimed factor, that rests on a best value at the edge of its sweep's grid, or whose treatment "
+        f"underfits, is never more than not shown.")
 
 
 def seed_metrics(history: pd.DataFrame, runs: pd.DataFrame, experiment: str, budget: int,
@@ -49,42 +58,48 @@ def seed_metrics(history: pd.DataFrame, runs: pd.DataFrame, experiment: str, bud
 
     Accuracies are in percent. A seed that diverged counts as a model at chance accuracy from its
     divergence on (its validation curve is extended with CHANCE) and its train-validation gap is
-    missing; its time to target is censored (+inf) unless it got there first.
+    missing; a seed that never reaches the target counts budget + 1 epochs (`reached_target` False).
     """
     hist = history[(history["experiment"] == experiment) & (history["epoch"] <= budget)]
     wide = hist.pivot_table(index="seed", columns=["split", "epoch"], values="accuracy")
     rows = []
     for run in runs[runs["experiment"] == experiment].itertuples():
-        val = np.full(budget, CHANCE)
-        train = np.full(budget, np.nan)
+        val, train = np.full(budget, CHANCE), np.full(budget, np.nan)
         if run.seed in wide.index and "val" in wide.columns.get_level_values(0):
-            series = wide.loc[run.seed, "val"].dropna()
-            val[series.index.to_numpy(dtype=int) - 1] = series.to_numpy()
-            series = wide.loc[run.seed, "train"].dropna()
-            train[series.index.to_numpy(dtype=int) - 1] = series.to_numpy()
+            for split, curve in (("val", val), ("train", train)):
+                series = wide.loc[run.seed, split].dropna()
+                curve[series.index.to_numpy(dtype=int) - 1] = series.to_numpy()
         reached = np.flatnonzero(val >= target)
         test = CHANCE if pd.notna(run.diverged_epoch) else run.final_test_accuracy
         rows.append({"experiment": experiment, "seed": int(run.seed), "budget": budget,
                      "test_accuracy": 100 * test, "val_accuracy": 100 * val[-1],
                      "best_val_accuracy": 100 * val.max(), "val_accuracy_auc": 100 * val.mean(),
                      "train_val_gap": 100 * (train[-1] - val[-1]),
-                     "epochs_to_target": float(reached[0] + 1) if len(reached) else math.inf})
+                     "epochs_to_target": float(reached[0] + 1) if len(reached) else float(budget + 1),
+                     "reached_target": bool(len(reached)), "train_accuracy": 100 * train[-1]})
     return pd.DataFrame(rows)
 
 
-def side_values(metrics: dict[str, pd.DataFrame], ids: list[str], metric: str) -> pd.Series:
-    """Per-seed value of one side: an experiment's metric, or a - b for a pair."""
-    values = [metrics[exp].set_index("seed")[metric] for exp in ids]
-    if len(values) == 1:
-        return values[0]
-    return difference(values[0], values[1])
+def correct_matrix(probs: pd.DataFrame, runs: pd.DataFrame, experiment: str) -> pd.DataFrame:
+    """seeds x test samples, 100 where the seed's model got the sample right, else 0 (a diverged seed: 100 x
+    CHANCE everywhere, as its accuracy counts)."""
+    matrix = 100 * right_wrong(probs, experiment)
+    diverged = runs[(runs["experiment"] == experiment) & runs["diverged_epoch"].notna()]["seed"]
+    matrix.loc[matrix.index.isin(diverged)] = 100 * CHANCE
+    return matrix
 
 
-def difference(a: pd.Series, b: pd.Series) -> pd.Series:
-    """a - b per seed on the seeds both have; inf - inf (both censored) is a tie, 0."""
+def side_values(source: dict, ids: list[str], metric: str):
+    """Per-seed values of one side, one experiment's or a - b for a pair: a Series from the seed metrics, or for
+    test accuracy a seeds x samples frame from the right/wrong matrices."""
+    values = [source[exp] if metric == "test_accuracy" else source[exp].set_index("seed")[metric] for exp in ids]
+    return values[0] if len(values) == 1 else difference(values[0], values[1])
+
+
+def difference(a, b):
+    """a - b on the seeds (and test samples) both have."""
     a, b = a.align(b, join="inner")
-    diff = a - b
-    return diff.where(~(np.isinf(a) & np.isinf(b) & (np.sign(a) == np.sign(b))), 0.0)
+    return a - b
 
 
 def confounders(claim: dict, specs: dict, metric: str, budget: int) -> dict:
@@ -144,74 +159,135 @@ def describe(diff: dict) -> str:
                      for k, (a, b) in compact(diff).items())
 
 
-def test_metric(diff: pd.Series, metric: str, expect: str, min_effect: float) -> dict:
-    """Effect, 95% interval, raw p-value and P(improvement) of one claim's paired differences."""
-    sign = 1 if expect == "higher" else -1
-    threshold = sign * min_effect
+def run_test(diff, threshold: float, margin: float | None, equivalence: bool) -> tuple[dict, dict | None]:
+    """(the test against `threshold` - or the equivalence test when `equivalence` -, the equivalence test of a
+    directional claim with a margin or None). A seeds x samples frame gets the two-way bootstrap."""
+    matrix = isinstance(diff, pd.DataFrame)
+    test, tost = (stats.two_way, stats.two_way_equivalence) if matrix else (stats.mean_test, stats.equivalence_test)
     values = diff.to_numpy(dtype=float)
-    if metric == "epochs_to_target":
-        res = stats.sign_test(values, threshold)
-        effect, sd = res["median"], math.nan
-    else:
-        res = stats.mean_test(values, threshold)
-        effect, sd = res["mean"], res["sd"]
-    finite = values[~np.isnan(values)]
-    better = (np.sign(finite) == sign).sum() + 0.5 * (finite == 0).sum()
-    return {"n_pairs": len(finite), "effect": effect, "ci_low": res["low"], "ci_high": res["high"],
-            "threshold": threshold, "p": res["p"], "sd": sd,
-            "p_improvement": better / len(finite) if len(finite) else math.nan}
+    if equivalence:
+        return tost(values, margin), None
+    return test(values, threshold), (tost(values, margin) if margin else None)
 
 
-def verdict(effect: float, threshold: float, expect: str, p_adjusted: float, confounded: bool) -> str:
-    if confounded or not (p_adjusted < ALPHA) or effect == threshold:
+def test_metric(diff, expect: str, min_effect: float, margin: float | None) -> dict:
+    """Effect, interval, p-values and seeds better of one claim metric's paired differences."""
+    sign = {"higher": 1, "lower": -1, "equivalent": 0}[expect]
+    threshold = sign * min_effect
+    res, tost = run_test(diff, threshold, margin, expect == "equivalent")
+    per_seed = (diff.mean(axis=1) if isinstance(diff, pd.DataFrame) else diff).to_numpy(dtype=float)
+    per_seed = per_seed[~np.isnan(per_seed)]
+    better = np.abs(per_seed) < margin if expect == "equivalent" else sign * (per_seed - threshold) > 0
+    return {"n_pairs": len(per_seed), "effect": res["mean"], "ci_low": res["low"], "ci_high": res["high"],
+            "ci_level": res.get("level", stats.LEVEL), "method": res["method"], "threshold": threshold,
+            "p": res["p"], "p_floor": res["p_floor"], "sd": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1
+            else math.nan, "p_equivalence": tost["p"] if tost else math.nan,
+            "equivalence_low": tost["low"] if tost else math.nan,
+            "equivalence_high": tost["high"] if tost else math.nan, "seeds_better": int(better.sum())}
+
+
+def verdict(row) -> str:
+    """One claim's verdict from its primary row's Holm-adjusted p-values (see RULE)."""
+    if row.caveat:
         return NOT_SHOWN
-    claimed_side = effect > threshold if expect == "higher" else effect < threshold
-    return SUPPORTED if claimed_side else CONTRADICTED
+    if row.expect == "equivalent":
+        return NO_EFFECT if row.p_holm < ALPHA else NOT_SHOWN
+    if row.p_holm < ALPHA and row.effect != row.threshold:
+        claimed_side = row.effect > row.threshold if row.expect == "higher" else row.effect < row.threshold
+        return SUPPORTED if claimed_side else CONTRADICTED
+    if row.p_holm_equivalence < ALPHA:
+        return NO_EFFECT
+    return NOT_SHOWN
 
 
 def decide(table: pd.DataFrame) -> pd.DataFrame:
-    """Holm over the unconfounded tests, then each row's verdict and, where not shown, seeds needed."""
+    """Holm over the primary tests of unconfounded claims (a claim with a margin adds its TOST), then each
+    primary row's verdict and the smallest effect its seeds could detect; secondary rows get no verdict."""
     table = table.copy()
-    testable = ~table["confounded"]
-    table["p_holm"] = np.nan
-    table.loc[testable, "p_holm"] = stats.holm(table.loc[testable, "p"])
-    table["verdict"] = [verdict(r.effect, r.threshold, r.expect, r.p_holm, r.confounded)
-                        for r in table.itertuples()]
-    m = max(1, int(testable.sum()))
-    table["seeds_needed"] = [stats.seeds_needed(r.effect - r.threshold, r.sd, ALPHA / m)
-                             if r.verdict == NOT_SHOWN and not r.confounded else math.nan
-                             for r in table.itertuples()]
+    family = table["primary"] & ~table["confounded"]
+    pvalues = pd.concat([table.loc[family, "p"], table.loc[family, "p_equivalence"].dropna()], keys=["p", "eq"])
+    adjusted = pd.Series(stats.holm(pvalues.to_numpy()), index=pvalues.index)
+    table["p_holm"] = adjusted.get("p", pd.Series(dtype=float)).reindex(table.index)
+    table["p_holm_equivalence"] = adjusted.get("eq", pd.Series(dtype=float)).reindex(table.index)
+    table["family_size"] = len(pvalues)
+    table["verdict"] = [verdict(r) if r.primary else "" for r in table.itertuples()]
+    level = ALPHA / max(1, len(pvalues))  # the strictest step of Holm's
+    table["detectable_effect"] = [stats.detectable_effect(r.n_pairs, r.sd, level, POWER) if r.primary
+                                  else math.nan for r in table.itertuples()]
     return table
 
 
-def check_claims(claims: list[dict], specs: dict, runs: pd.DataFrame, history: pd.DataFrame) -> tuple[
-        pd.DataFrame, pd.DataFrame]:
-    """(one row per claim and metric with its verdict, the per-seed metrics behind it)."""
+def side_summary(metrics: dict, ids: list[str], name: str) -> dict:
+    """The mean of one side's metric (one experiment only) and, for times, how many seeds reached the target."""
+    if len(ids) != 1:
+        return {}
+    frame = metrics[ids[0]]
+    out = {"mean": float(frame[name].mean())}
+    if name == "epochs_to_target":
+        out["reached"] = int(frame["reached_target"].sum())
+    if name == "train_val_gap":
+        out.update(train=float(frame["train_accuracy"].mean()), val=float(frame["val_accuracy"].mean()))
+    return out
+
+
+def caveats(claim: dict, name: str, sides: dict, edges: dict, margin: float | None) -> str:
+    """Why a claim's comparison cannot carry a verdict, in words, or ''."""
+    words = []
+    for exp in dict.fromkeys(claim["treatment"] + claim["control"]):
+        if exp in edges:
+            words.append(f"{exp}'s value ({edges[exp]}) is at the edge of its sweep's grid: the best may lie beyond")
+    t, c = sides["treatment"], sides["control"]
+    if name == "train_val_gap" and t and c:
+        drop = margin or 1.0
+        if t["train"] < c["train"] - drop and t["val"] < c["val"] - drop:
+            words.append(f"{claim['treatment'][0]} underfits: it fits the training data less (train "
+                         f"{t['train']:.1f}% vs {c['train']:.1f}%) and validates worse ({t['val']:.1f}% vs "
+                         f"{c['val']:.1f}%), so a smaller gap is not less overfitting")
+    return "; ".join(words)
+
+
+def claim_rows(claim: dict, specs: dict, metrics: dict, matrices: dict, budget: int, edges: dict) -> list[dict]:
+    """One row per metric of one claim: the test, the sides' means and what limits the verdict."""
+    rows = []
+    for m in claim["metrics"]:
+        name = m["name"]
+        source = matrices if name == "test_accuracy" else metrics
+        diff = difference(side_values(source, claim["treatment"], name), side_values(source, claim["control"], name))
+        extra = confounders(claim, specs, name, budget)
+        sides = {role: side_summary(metrics, claim[role], name) for role in ("treatment", "control")}
+        label, unit, _ = METRICS[name]
+        row = {"claim_id": claim["id"], "section": claim["section"], "claim": claim["claim"],
+               "treatment": " - ".join(claim["treatment"]), "control": " - ".join(claim["control"]),
+               "factor": ", ".join(claim["factor"]), "differs_in": describe(claimed_diff(claim, specs)),
+               "confounded": bool(extra), "confounders": describe(extra), "metric": name,
+               "primary": name == claim["primary"], "metric_label": label.format(budget=budget, target=claim["target"]),
+               "unit": unit, "budget": budget, "target": claim["target"], "expect": m["expect"],
+               "min_effect": m["min_effect"], "margin": m["margin"] if m["margin"] is not None else math.nan,
+               "caveat": caveats(claim, name, sides, edges, m["margin"]),
+               **test_metric(diff, m["expect"], m["min_effect"], m["margin"])}
+        for role, side in sides.items():
+            row[f"{role}_mean"] = side.get("mean", math.nan)
+            row[f"reached_{role}"] = side.get("reached", math.nan)
+        rows.append(row)
+    return rows
+
+
+def check_claims(claims: list[dict], specs: dict, runs: pd.DataFrame, history: pd.DataFrame,
+                 probs: pd.DataFrame, edges: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per claim and metric, the primary ones with their verdict; the per-seed metrics behind them).
+
+    `edges`: {experiment: value} of the sweeps' best points that lie at an edge of their grid."""
     rows, seeds = [], []
     for claim in claims:
         involved = list(dict.fromkeys(claim["treatment"] + claim["control"]))
         budget = claim["budget"] or min(specs[e]["epochs"] for e in involved)
         metrics = {e: seed_metrics(history, runs, e, budget, claim["target"]) for e in involved}
+        matrices = {e: correct_matrix(probs, runs, e) for e in involved} if any(
+            m["name"] == "test_accuracy" for m in claim["metrics"]) else {}
         seeds.extend(frame.assign(claim=claim["id"]) for frame in metrics.values())
-        for m in claim["metrics"]:
-            name = m["name"]
-            diff = difference(side_values(metrics, claim["treatment"], name),
-                              side_values(metrics, claim["control"], name))
-            extra = confounders(claim, specs, name, budget)
-            label, unit, _ = METRICS[name]
-            row = {"claim_id": claim["id"], "section": claim["section"], "claim": claim["claim"],
-                   "treatment": " - ".join(claim["treatment"]), "control": " - ".join(claim["control"]),
-                   "factor": ", ".join(claim["factor"]), "differs_in": describe(claimed_diff(claim, specs)),
-                   "confounded": bool(extra), "confounders": describe(extra), "metric": name,
-                   "metric_label": label.format(budget=budget, target=claim["target"]), "unit": unit,
-                   "budget": budget, "target": claim["target"], "expect": m["expect"],
-                   "min_effect": m["min_effect"], **test_metric(diff, name, m["expect"], m["min_effect"])}
-            if name == "epochs_to_target":
-                t, c = (metrics[s[0]]["epochs_to_target"] for s in (claim["treatment"], claim["control"]))
-                row.update(reached_treatment=int(np.isfinite(t).sum()), reached_control=int(np.isfinite(c).sum()))
-            rows.append(row)
+        rows += claim_rows(claim, specs, metrics, matrices, budget, edges or {})
     table = decide(pd.DataFrame(rows)) if rows else pd.DataFrame()
-    columns = ["claim", "experiment", "seed", "budget", *METRICS]
+    columns = ["claim", "experiment", "seed", "budget", *METRICS, "reached_target", "train_accuracy"]
     per_seed = pd.concat(seeds, ignore_index=True)[columns] if seeds else pd.DataFrame(columns=columns)
     return table, per_seed
 
@@ -229,16 +305,25 @@ def time_to_target(per_seed: pd.DataFrame, timings: pd.DataFrame, specs: dict) -
                  for row in timings.itertuples() if row.experiment in specs}
     out = per_seed[columns[:4]].copy()
     seconds = out["epochs_to_target"] * out["experiment"].map(per_epoch)
-    out["seconds_to_target"] = seconds.where(np.isfinite(seconds))
+    out["seconds_to_target"] = seconds.where(per_seed["reached_target"].to_numpy(dtype=bool))
     return out
+
+
+def grid_edges(tables: Path) -> dict:
+    """{<sweep>_best: its value} for each sweep whose best value is at an edge of its grid (none without sweeps)."""
+    path = tables / "sweep_summary.parquet"
+    if not path.exists():
+        return {}
+    summary = pd.read_parquet(path)
+    return {f"{r.sweep}_best": f"{r.key} {r.value:g}" for r in summary[summary["at_edge"]].itertuples()}
 
 
 def check_claims_step(args) -> None:
     tables = Path(args.tables)
     claims = args.claims["claims"]
     specs = {spec["id"]: spec for spec in args.specs}
-    runs, history = (pd.read_parquet(tables / f"{name}.parquet") for name in ("runs", "history"))
-    table, per_seed = check_claims(claims, specs, runs, history)
+    runs, history, probs = (pd.read_parquet(tables / f"{name}.parquet") for name in ("runs", "history", "test_probs"))
+    table, per_seed = check_claims(claims, specs, runs, history, probs, grid_edges(tables))
     left_out = pd.DataFrame([{"claim_id": c["id"], "claim": c["claim"], "reason": c["reason"]}
                              for c in args.claims["left_out"]], columns=["claim_id", "claim", "reason"])
     fileio.write_table(table, Path(args.outdir) / "claims")
@@ -247,5 +332,7 @@ def check_claims_step(args) -> None:
     timings = pd.read_parquet(tables / "timings.parquet")
     fileio.write_table(time_to_target(per_seed, timings, specs), Path(args.outdir) / "claim_timings")
     for r in table.itertuples():
-        log(f"{r.claim_id} [{r.metric}]: {r.effect:+.2f} {r.unit} [{r.ci_low:+.2f}, {r.ci_high:+.2f}], "
-            f"p_holm {r.p_holm:.3g}: {r.verdict}{' (confounded: ' + r.confounders + ')' if r.confounded else ''}")
+        log(f"{r.claim_id} [{r.metric}{'' if r.primary else ', secondary'}]: {r.effect:+.2f} {r.unit} "
+            f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}], p_holm {r.p_holm:.3g}: {r.verdict or '-'}"
+            f"{' (' + r.caveat + ')' if r.caveat else ''}"
+            f"{' (confounded: ' + r.confounders + ')' if r.confounded else ''}")

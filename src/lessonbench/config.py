@@ -226,6 +226,10 @@ def resolve_search(path, specs: dict) -> dict:
         raise ConfigError(path, "search.base",
                           f"{search['base']!r} is not an experiment; expected one of {list(specs)}")
     base, schema = specs[search["base"]], load_schema()
+    if search["trial_seed"] < base["seeds"]:
+        raise ConfigError(path, "search.trial_seed",
+                          f"{search['trial_seed']} is one of the seeds (0-{base['seeds'] - 1}) the chosen model is "
+                          f"retrained and scored with; tuning must not grade itself: expected {base['seeds']} or more")
     for name, dim in search["space"].items():
         field = f"search.space.{name}"
         if name not in SEARCHABLE:
@@ -319,8 +323,9 @@ def resolve_claims(path, experiments, later=()) -> tuple[list[dict], list[dict]]
     have made (the search's `tuned`), or is a test of such names (a sweep's `<sweep>_best`): a claim
     naming one is left out, with the reason, not refused.
     Each claim comes back canonical: id, section, claim, treatment and control as lists (one id, or
-    [a, b] for a - b), factor, budget (None: the shorter experiment's epochs), target, and metrics as
-    [{name, expect, min_effect}] in file order.
+    [a, b] for a - b), factor, budget (None: the shorter experiment's epochs), target, metrics as
+    [{name, expect, min_effect, margin}] in file order, and the primary metric's name (the one metric of a
+    claim with one).
     """
     doc = read_yaml(path)
     validate(doc, path, _load(CLAIMS_SCHEMA_PATH.read_text()))
@@ -346,17 +351,35 @@ def resolve_claims(path, experiments, later=()) -> tuple[list[dict], list[dict]]
         if sides["treatment"] == sides["control"]:
             raise ConfigError(path, f"claims.{claim_id}.control",
                               f"equals the treatment {entry['treatment']!r}; a claim compares two different things")
-        metrics = [{"name": name, "expect": m if isinstance(m, str) else m["expect"],
-                    "min_effect": 0.0 if isinstance(m, str) else float(m.get("min_effect", 0.0))}
+        metrics = [_claim_metric(path, f"claims.{claim_id}.metrics.{name}", name, m)
                    for name, m in entry["metrics"].items()]
+        primary = entry.get("primary", metrics[0]["name"] if len(metrics) == 1 else None)
+        if primary not in entry["metrics"]:
+            raise ConfigError(path, f"claims.{claim_id}.primary",
+                              f"{primary!r} is not one of the claim's metrics; expected one of {list(entry['metrics'])}"
+                              if primary else "a claim with several metrics names its primary one; expected one of "
+                                              f"{list(entry['metrics'])}")
         claim = {"id": claim_id, "section": entry["section"], "claim": entry["claim"], **sides,
                  "factor": list(entry["factor"]), "budget": entry.get("budget"),
-                 "target": float(entry.get("target", target)), "metrics": metrics}
+                 "target": float(entry.get("target", target)), "metrics": metrics, "primary": primary}
         if missing:
             left_out.append({**claim, "reason": f"{missing!r} is made by a step that is switched off"})
         else:
             claims.append(claim)
     return claims, left_out
+
+
+def _claim_metric(path, field: str, name: str, entry) -> dict:
+    """{name, expect, min_effect, margin} of one claim metric (`higher` is short for {expect: higher})."""
+    entry = {"expect": entry} if isinstance(entry, str) else entry
+    margin = entry.get("margin")
+    if entry["expect"] == "equivalent" and margin is None:
+        raise ConfigError(path, f"{field}.margin", "a claim of no effect needs the margin within which a change "
+                                                   "counts as none (in the metric's unit), e.g. margin: 1.0")
+    if entry["expect"] == "equivalent" and "min_effect" in entry:
+        raise ConfigError(path, f"{field}.min_effect", "a claim of no effect has a margin, not a min_effect")
+    return {"name": name, "expect": entry["expect"], "min_effect": float(entry.get("min_effect", 0.0)),
+            "margin": None if margin is None else float(margin)}
 
 
 def flatten(spec: dict, prefix: str = "") -> dict:
@@ -389,8 +412,9 @@ SWEEPABLE = {key: SEARCHABLE[key] for key in ("optimizer.lr", "optimizer.weight_
 def resolve_sweeps(path, specs: dict) -> list[dict]:
     """Validate the sweeps file against its schema and the experiments.
 
-    Returns [{id, experiment, key, values, seeds, scale, lesson_value, spec}] in file order, where spec is
-    the experiment's resolved spec with the sweep's seeds. Every problem names the field: an empty list
+    Returns [{id, experiment, key, values, seeds, tuning_seeds, scale, lesson_value, spec}] in file order, where
+    spec is the experiment's resolved spec and tuning_seeds the `seeds` seeds numbered after the experiment's own
+    (disjoint from the seeds the best value is retrained with). Every problem names the field: an empty list
     or a repeated value (schema), a value the key cannot take (a learning rate <= 0, say), a key that is
     not sweepable or that the experiment's optimizer does not take, an experiment that does not exist.
     """
@@ -418,11 +442,8 @@ def resolve_sweeps(path, specs: dict) -> list[dict]:
                 raise ConfigError(path, f"{field}.key", f"{key} = {value!r} does not fit {entry['experiment']!r}: "
                                                         f"{err.field}: {err.problem}") from None
         seeds = entry.get("seeds", default_seeds) or spec["seeds"]
-        if seeds > spec["seeds"]:
-            raise ConfigError(path, f"{field}.seeds", f"{seeds} is more than the {spec['seeds']} seeds of "
-                                                      f"{entry['experiment']!r}, whose runs the sweep reuses")
         sweeps.append({"id": sweep_id, "experiment": entry["experiment"], "key": key,
                        "values": [float(v) for v in entry["values"]], "seeds": seeds,
-                       "scale": entry.get("scale", "log"), "lesson_value": spec[block].get(name),
-                       "spec": {**spec, "seeds": seeds}})
+                       "tuning_seeds": list(range(spec["seeds"], spec["seeds"] + seeds)),
+                       "scale": entry.get("scale", "log"), "lesson_value": spec[block].get(name), "spec": spec})
     return sweeps

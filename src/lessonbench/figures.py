@@ -109,7 +109,7 @@ def plot_leaderboard(board: pd.DataFrame):
     ax.set_xlim(left, 100)
     ax.set_ylim(-0.7, len(board) - 0.3)
     ax.set_yticks(y, [f"{e} (diverged)" if pd.isna(m) else e for e, m in zip(board["experiment"], mean)])
-    ax.set_xlabel("test accuracy (%), mean over seeds with 95% interval")
+    ax.set_xlabel("test accuracy (%), mean over seeds; 95% interval over seeds and test samples")
     ax.grid(axis="x", alpha=0.4)
     return fig
 

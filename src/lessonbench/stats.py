@@ -1,12 +1,22 @@
-"""Intervals and tests over seeds: the one interval method the report uses, and the verdict rule's tests.
+"""Intervals and tests over seeds: the interval methods the report uses and the verdict rule's tests.
 
-Every interval in the report is a 95% *studentized* bootstrap (bootstrap-t) interval of a mean over
-seeds: resample the seeds, studentize each resample's mean by its own standard error, and read the
-interval off the quantiles of that t-like statistic. At ten seeds the percentile bootstrap that
-lessonbench used before covers the true mean in only ~89% of samples; the Student t interval reaches
-95% for normal data but ~92% for skewed data; bootstrap-t keeps >= 94% for normal, skewed and discrete
-(accuracy in steps of 1/360) data (benchmarks/interval_coverage.py prints the table). With fewer than
-five values a bootstrap has too few distinct resamples, so the Student t interval is used there.
+A mean over seeds gets a 95% interval and a p-value from the distribution of t = (mean - mu) / se:
+- below 10 values, Student t: a bootstrap of 5 values has 126 distinct resamples and gives erratic,
+  lopsided intervals (an accuracy interval of [-180%, 97%] at five seeds) and p-values far below what
+  five values can show;
+- from 10 values up, the wider of the Student t interval and the *studentized* bootstrap (bootstrap-t)
+  one, and the larger of their p-values. At ten seeds Student t covers ~93% of skewed samples (one bad
+  seed) and bootstrap-t ~91% of tied ones (differences in steps of one test sample, many zero), where it
+  also gives p < 0.01 in ~4% of samples with no effect; the union covers >= 94% of both;
+- values with no spread at all (every seed the same difference): the interval is that value and the
+  p-value the exact sign-flip test's, 2 / 2^n (all n signs agree), never 0.
+benchmarks/interval_coverage.py prints each method's coverage at 5, 10 and 20 values and its calibration
+under the null (the share of p-values below 0.01 and 0.001 when there is no effect).
+
+Test-set accuracies have a second source of error besides the seeds: the one fixed set of test samples.
+`two_way` resamples seeds and test samples together (a two-way percentile bootstrap of the mean of a
+seeds x samples matrix), so an interval of a test accuracy covers what another draw of test samples
+would show.
 
 Resampling is seeded, so an interval is a deterministic output.
 """
@@ -29,8 +39,9 @@ def scipy_stats():
 LEVEL = 0.95
 RESAMPLES = 10_000
 SEED = 20250120
-MIN_BOOTSTRAP = 5  # fewer values: Student t (a bootstrap of 2-4 values has a handful of distinct resamples)
-METHOD = "studentized bootstrap (bootstrap-t)"
+MIN_BOOTSTRAP = 10  # fewer values: Student t (see the module docstring)
+METHOD = ("over seeds, the wider of Student t and the studentized bootstrap from 10 values up, Student t below; "
+          "test accuracies: a two-way bootstrap over seeds and test samples")
 
 
 def _clean(values) -> np.ndarray:
@@ -60,42 +71,103 @@ def _studentize(boot: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.nan_to_num(t, nan=0.0, posinf=max(finite.max(), 0.0), neginf=min(finite.min(), 0.0))
 
 
-def mean_test(values, threshold: float = 0.0, level: float = LEVEL, resamples: int = RESAMPLES,
-              seed: int = SEED) -> dict:
-    """Mean, its `level` interval and the two-sided p-value of "mean == threshold".
+class _TDistribution:
+    """The distribution of t = (mean - mu) / se for one sample: bootstrap-t (`boot`) or Student t with n - 1
+    degrees of freedom (`boot` None)."""
 
-    Both come from one bootstrap-t distribution (Student t below MIN_BOOTSTRAP values), so the
-    interval excludes `threshold` exactly when p < 1 - level (up to the resampling grid).
-    """
-    values = _clean(values)
+    def __init__(self, n: int, boot: np.ndarray | None = None):
+        self.n, self.boot = n, boot
+
+    def quantile(self, q: float) -> float:
+        if self.boot is None:
+            return float(scipy_stats().t.ppf(q, self.n - 1))
+        return float(np.quantile(self.boot, q))
+
+    def upper_tail(self, t: float) -> float:
+        """P(T >= t), never 0 for the bootstrap: (count + 1) / (resamples + 1), the observed sample counted."""
+        if self.boot is None:
+            return float(scipy_stats().t.sf(t, self.n - 1))
+        return float((np.sum(self.boot >= t) + 1) / (len(self.boot) + 1))
+
+    def lower_tail(self, t: float) -> float:
+        if self.boot is None:
+            return float(scipy_stats().t.cdf(t, self.n - 1))
+        return float((np.sum(self.boot <= t) + 1) / (len(self.boot) + 1))
+
+    @property
+    def floor(self) -> float:
+        """The smallest two-sided p-value the method can give (the resampling grid's), 0 for Student t."""
+        return 0.0 if self.boot is None else 2 / (len(self.boot) + 1)
+
+
+def _summary(values: np.ndarray) -> dict:
     n = len(values)
-    out = {"n": n, "mean": float(values.mean()) if n else math.nan, "low": math.nan, "high": math.nan,
-           "p": math.nan, "sd": float(values.std(ddof=1)) if n > 1 else math.nan}
-    if n == 0:
-        return out
-    mean = out["mean"]
-    if n < 2 or np.ptp(values) == 0:  # no spread: the interval collapses to the mean
-        out.update(low=mean, high=mean, p=1.0 if mean == threshold else 0.0)
-        return out
-    se = values.std(ddof=1) / math.sqrt(n)
-    t_obs = (mean - threshold) / se
-    alpha = 1 - level
-    if n < MIN_BOOTSTRAP:
-        q = scipy_stats().t.ppf(1 - alpha / 2, n - 1)
-        out.update(low=mean - q * se, high=mean + q * se, p=float(2 * scipy_stats().t.sf(abs(t_obs), n - 1)))
-        return out
-    t = _t_statistics(values, resamples, seed)
-    upper, lower = np.quantile(t, [1 - alpha / 2, alpha / 2])
-    # H0 mean == threshold: how often the bootstrap statistic is as far out as the observed one, two-sided,
-    # counting the observed sample itself, so a p-value is never 0: (count + 1) / (resamples + 1)
-    p = 2 * min((np.sum(t >= t_obs) + 1), (np.sum(t <= t_obs) + 1)) / (resamples + 1)
-    out.update(low=float(mean - upper * se), high=float(mean - lower * se), p=float(min(1.0, p)))
+    return {"n": n, "mean": float(values.mean()) if n else math.nan, "low": math.nan, "high": math.nan,
+            "p": math.nan, "p_greater": math.nan, "p_less": math.nan, "p_floor": 0.0, "method": "",
+            "sd": float(values.std(ddof=1)) if n > 1 else math.nan}
+
+
+def _no_spread(out: dict, threshold: float) -> dict:
+    """Every value the same: the interval is the value; the p-values the exact sign-flip test's."""
+    n, mean = out["n"], out["mean"]
+    exact = 0.5 ** n  # all n signs the same under the null of a symmetric difference around the threshold
+    greater = exact if mean > threshold else 1.0
+    less = exact if mean < threshold else 1.0
+    out.update(low=mean, high=mean, p_greater=greater, p_less=less, p=min(1.0, 2 * min(greater, less)),
+               method="exact sign-flip (no spread)")
     return out
 
 
-def mean_interval(values, level: float = LEVEL) -> tuple[float, float]:
+def mean_test(values, threshold: float = 0.0, level: float = LEVEL, resamples: int = RESAMPLES,
+              seed: int = SEED, bounds: tuple[float, float] | None = None) -> dict:
+    """Mean, its `level` interval and the p-values of "mean == threshold" (two-sided `p`, and the one-sided
+    `p_greater` for mean > threshold and `p_less` for mean < threshold).
+
+    The interval and the p-values come from the same distributions of t (see the module docstring), so the
+    interval excludes `threshold` exactly when p < 1 - level (up to the resampling grid). `bounds` clips the
+    interval to the values the quantity can take (an accuracy: [0, 1]). `p_floor` is the smallest p-value the
+    method can give: a p-value equal to it means "at most this".
+    """
+    values = _clean(values)
+    out = _summary(values)
+    if out["n"] == 0:
+        return out
+    if out["n"] < 2 or np.ptp(values) == 0:
+        return _no_spread(out, threshold)
+    mean, n = out["mean"], out["n"]
+    se = values.std(ddof=1) / math.sqrt(n)
+    dists = [_TDistribution(n)]
+    if n >= MIN_BOOTSTRAP:
+        dists.append(_TDistribution(n, _t_statistics(values, resamples, seed)))
+    alpha, t_obs = 1 - level, (mean - threshold) / se
+    # From MIN_BOOTSTRAP values, the wider of the two intervals and the larger of the two p-values: Student t
+    # undercovers skewed seeds, bootstrap-t tied ones (steps of one test sample); the union covers both
+    low = min(mean - d.quantile(1 - alpha / 2) * se for d in dists)
+    high = max(mean - d.quantile(alpha / 2) * se for d in dists)
+    greater, less = max(d.upper_tail(t_obs) for d in dists), max(d.lower_tail(t_obs) for d in dists)
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    out.update(low=float(low), high=float(high), p_greater=greater, p_less=less, p=min(1.0, 2 * min(greater, less)),
+               p_floor=dists[-1].floor, method="Student t" if len(dists) == 1 else "Student t and bootstrap-t")
+    return out
+
+
+def equivalence_test(values, margin: float, level: float = LEVEL, **kwargs) -> dict:
+    """Two one-sided tests (TOST, Schuirmann 1987) of "the mean lies within (-margin, +margin)".
+
+    p is the larger of the two one-sided p-values (mean > -margin, mean < +margin); the interval is the
+    1 - 2 alpha one (90% for alpha 0.05), which lies inside the margins exactly when p < alpha.
+    """
+    alpha = 1 - level
+    above = mean_test(values, -margin, level=1 - 2 * alpha, **kwargs)
+    below = mean_test(values, margin, level=1 - 2 * alpha, **kwargs)
+    return {**above, "p": max(above["p_greater"], below["p_less"]), "p_floor": above["p_floor"] / 2,
+            "level": 1 - 2 * alpha}
+
+
+def mean_interval(values, level: float = LEVEL, bounds: tuple[float, float] | None = None) -> tuple[float, float]:
     """The report's 95% interval of a mean over seeds (see the module docstring)."""
-    res = mean_test(values, level=level)
+    res = mean_test(values, level=level, bounds=bounds)
     return res["low"], res["high"]
 
 
@@ -110,28 +182,46 @@ def band(matrix, resamples: int = 2000) -> tuple[np.ndarray, np.ndarray]:
     return np.array([b["low"] for b in bounds], dtype=float), np.array([b["high"] for b in bounds], dtype=float)
 
 
-def sign_test(diffs, threshold: float = 0.0, level: float = LEVEL) -> dict:
-    """Median of paired differences, its distribution-free interval and the exact sign test's p-value.
+def two_way(matrix, threshold: float = 0.0, level: float = LEVEL, resamples: int = RESAMPLES, seed: int = SEED,
+            bounds: tuple[float, float] | None = None) -> dict:
+    """The mean of a seeds x test-samples matrix with a two-way bootstrap: seeds and samples resampled together.
 
-    For times with censored seeds (a seed that never reached the target has time +inf): differences
-    may be +-inf and still order correctly, so a censored seed ranks last instead of being dropped.
-    The interval is [d_(k), d_(n+1-k)] with the largest k whose binomial coverage is >= `level`.
+    A row is one seed, a column one test sample (1/0 for right/wrong, or the difference of two experiments'
+    1/0 on the same sample and seed). Each resample draws seeds and samples with replacement (multinomial
+    weights), so the interval carries the seeds' spread and the test set's own sampling error. Percentile
+    interval; p-values by inverting it: the share of resampled means on the far side of `threshold`.
     """
-    diffs = np.sort(np.asarray([d for d in diffs if not np.isnan(d)], dtype=float))
-    n = len(diffs)
-    out = {"n": n, "median": float(np.median(diffs)) if n else math.nan, "low": -math.inf, "high": math.inf,
-           "p": 1.0}
-    if n == 0:
+    matrix = np.asarray(matrix, dtype=float)
+    rows, cols = matrix.shape
+    out = {"n": rows, "mean": float(matrix.mean()) if matrix.size else math.nan, "low": math.nan, "high": math.nan,
+           "p": math.nan, "p_greater": math.nan, "p_less": math.nan, "p_floor": 2 / (resamples + 1),
+           "method": "two-way bootstrap (seeds x test samples)",
+           "sd": float(matrix.mean(axis=1).std(ddof=1)) if rows > 1 else math.nan}
+    if not matrix.size:
         return out
-    k = 0  # order-statistic index: P(d_(k) <= median <= d_(n+1-k)) = 1 - 2 P(Bin(n, 1/2) < k)
-    while k + 1 <= n and 1 - 2 * scipy_stats().binom.cdf(k, n, 0.5) >= level:
-        k += 1
-    if k > 0:
-        out.update(low=float(diffs[k - 1]), high=float(diffs[n - k]))
-    above, below = int((diffs > threshold).sum()), int((diffs < threshold).sum())
-    if above + below:
-        out["p"] = float(scipy_stats().binomtest(above, above + below, 0.5).pvalue)
+    rng = np.random.default_rng(seed)
+    row_w = rng.multinomial(rows, np.full(rows, 1 / rows), size=resamples)
+    col_w = rng.multinomial(cols, np.full(cols, 1 / cols), size=resamples)
+    means = np.einsum("rs,sc,rc->r", row_w, matrix, col_w) / (rows * cols)
+    alpha = 1 - level
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    # H1 mean > threshold is shown when few resampled means fall at or below it (counting the sample itself)
+    greater = (np.sum(means <= threshold) + 1) / (resamples + 1)
+    less = (np.sum(means >= threshold) + 1) / (resamples + 1)
+    out.update(low=float(low), high=float(high), p_greater=float(greater), p_less=float(less),
+               p=float(min(1.0, 2 * min(greater, less))))
     return out
+
+
+def two_way_equivalence(matrix, margin: float, level: float = LEVEL, **kwargs) -> dict:
+    """TOST of a seeds x samples matrix's mean (see equivalence_test), from two_way's distribution."""
+    alpha = 1 - level
+    above = two_way(matrix, -margin, level=1 - 2 * alpha, **kwargs)
+    below = two_way(matrix, margin, level=1 - 2 * alpha, **kwargs)
+    return {**above, "p": max(above["p_greater"], below["p_less"]), "p_floor": above["p_floor"] / 2,
+            "level": 1 - 2 * alpha}
 
 
 def holm(pvalues) -> np.ndarray:
@@ -147,12 +237,25 @@ def holm(pvalues) -> np.ndarray:
     return adjusted
 
 
-def seeds_needed(effect: float, sd: float, alpha: float, power: float = 0.8) -> float:
-    """Seeds for a paired difference of this size and spread to clear a two-sided test at `alpha`.
+def detectable_effect(n: int, sd: float, alpha: float, power: float = 0.8) -> float:
+    """The smallest mean paired difference a two-sided t-test of n values with this spread detects at `alpha`
+    with probability `power` (noncentral t), in the values' unit; NaN without two values or a spread.
 
-    Normal approximation: n = ((z_(1-alpha/2) + z_power) * sd / effect)^2. NaN without a spread or effect.
+    Computed from the seeds' spread and count, not from the observed effect (which would be observed power,
+    Hoenig & Heisey 2001): what these seeds could have shown, whatever the effect was.
     """
-    if not (np.isfinite(effect) and np.isfinite(sd)) or effect == 0 or sd == 0:
+    if n < 2 or not np.isfinite(sd) or sd <= 0:
         return math.nan
-    z = scipy_stats().norm.ppf(1 - alpha / 2) + scipy_stats().norm.ppf(power)
-    return float(math.ceil((z * sd / abs(effect)) ** 2))
+    st = scipy_stats()
+    df, crit = n - 1, st.t.ppf(1 - alpha / 2, n - 1)
+
+    def shortfall(effect_in_sd: float) -> float:
+        nc = effect_in_sd * math.sqrt(n)  # the far tail (below -crit) is negligible and NaN for a large nc
+        return st.nct.sf(crit, df, nc) + np.nan_to_num(st.nct.cdf(-crit, df, nc)) - power
+
+    from scipy.optimize import brentq
+
+    top = 1.0
+    while shortfall(top) < 0:  # bracket the root: power grows with the effect
+        top *= 2
+    return float(brentq(shortfall, 1e-6, top) * sd)

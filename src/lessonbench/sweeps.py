@@ -1,11 +1,11 @@
 """Sensitivity sweeps: one experiment at every value of one hyperparameter, the best value chosen on validation.
 
-Each value's seeds train as one stack through training.train_stack with the experiment's spec and that
-one value changed, so a point gives the same bits as the experiment with that value trained alone (it
-*is* that experiment). The point at the experiment's own value is read back from the experiment's
-files (seed k is bit-identical whatever else trains beside it), not trained again. The best value is
-the one with the highest mean final validation accuracy (a diverged seed counts at chance); only that
-point is then scored on the test set, once, and written as the experiment `<sweep>_best`.
+Each value trains on the sweep's tuning seeds (numbered after the experiment's own) as one stack through
+training.train_stack with the experiment's spec and that one value changed. The best value is the one with the
+highest mean final validation accuracy over the tuning seeds (a diverged seed counts at chance); it is then
+retrained on the experiment's own seeds, fresh to the choice, and only that run is scored on the test set, as the
+experiment `<sweep>_best` (when the lesson's own value wins, that run is the experiment itself: read back). So
+the claims "at its best" never read the runs that chose the value (DeepOBS's protocol).
 
 With a store (config `store`), each trained point is kept under its own spec, seeds, data and code
 (`stored_point`, `train_point`): editing the experiment's own value (its lr, in an lr sweep) changes the
@@ -131,85 +131,85 @@ def keep_point(store_dir, key: str, spec: dict, run: StackRun) -> None:
         store.keep(store_dir, key, files, {"step": "sweep_point", "value_spec": training_spec(spec)})
 
 
-def experiment_point(spec: dict, seeds: list[int], history: pd.DataFrame, experiment_files: dict,
-                     device: str) -> StackRun:
-    """The experiment's own first seeds (their `history`, read back) as the run a point of these seeds would be:
-    the same history, the seeds' final weights put into one stack, the same divergences (a seed trains alike in
-    any stack)."""
-    weights = torch.load(experiment_files["weights"], weights_only=True)
-    model = StackedMLP(spec["model"], len(seeds), resolve_device(device))
-    for k, seed in enumerate(seeds):
-        model.load_seed_state(k, weights[seed])
-    runs = pd.read_parquet(experiment_files["runs"])
-    diverged = runs[runs["seed"].isin(seeds) & runs["diverged_epoch"].notna()]
-    records = history_frame(history.to_dict("records")).to_dict("records")
-    return StackRun(seeds=list(seeds), model=model, history=records,
-                    diverged_epoch={int(s): int(e) for s, e in zip(diverged["seed"], diverged["diverged_epoch"])})
+def sweep_points(sweep: dict, seeds: list[int], data: dict, device: str, threads: int, store_dir, key_inputs: dict,
+                 processes: int, log) -> dict:
+    """{value: (spec, StackRun)} of every value of the sweep on `seeds`: from the store where kept, the others
+    trained (in `processes` processes)."""
+    specs = {value: sweep_point_spec(sweep, value) for value in sweep["values"]}
+    keys = {value: point_key(spec, seeds, device, key_inputs, threads) if store_dir else None
+            for value, spec in specs.items()}
+    stored = {value: stored_point(specs[value], seeds, device, store_dir, keys[value]) for value in sweep["values"]}
+    trained = train_points({value: (specs[value], keys[value]) for value, run in stored.items() if run is None},
+                           seeds, data, device, threads, store_dir, processes, log)
+    for value, run in stored.items():
+        log(f"{sweep['id']}: {sweep['key']} = {value:g}: {len(seeds)} tuning seeds "
+            + ("read back from the store (trained before: same spec, data and code)" if run
+               else f"in {trained[value].seconds:.1f} s"))
+    return {value: (specs[value], stored[value] or trained[value]) for value in sweep["values"]}
+
+
+def choose(sweep: dict, points: dict, seeds: list[int]) -> tuple[list[dict], dict]:
+    """(the points table's rows, the best point): the highest mean final validation accuracy over the tuning
+    seeds (ties go to the earlier value); `at_edge` when it is the grid's smallest or largest value."""
+    rows, best = [], None
+    for value, (spec, run) in points.items():
+        mine = point_rows(sweep, value, history_frame(run.history), seeds)
+        mean = float(np.mean([r["final_val_accuracy"] for r in mine]))
+        rows += mine
+        if best is None or mean > best["mean"]:
+            best = {"value": value, "mean": mean, "spec": spec}
+    values = sweep["values"]
+    best["at_edge"] = len(values) > 1 and best["value"] in (min(values), max(values))
+    return rows, best
 
 
 def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, threads: int, device: str = "cpu",
               log=print, store_dir="", processes: int = 1) -> tuple[pd.DataFrame, dict, dict]:
-    """Train every value (the points not kept in the store, in `processes` processes); return (points table,
-    best point's run files, best.json)."""
+    """Train every value on the tuning seeds (the points not kept in the store, in `processes` processes), choose
+    the best on validation, retrain it on the experiment's seeds; return (points table, best's run files, best.json)."""
     torch.set_num_threads(threads)
-    seeds = list(range(sweep["seeds"]))
+    seeds, started = sweep["tuning_seeds"], time.perf_counter()
     frame, scaler = pd.read_parquet(split_path), read_scaler(scaler_path)
     data = {part: load_part(frame, scaler, part) for part in ("train", "val")}
-    points, best, started = [], None, time.perf_counter()
     key_inputs = {"split": split_path, "scaler": scaler_path}
-    specs = {value: sweep_point_spec(sweep, value) for value in sweep["values"]}
-    keys = {value: point_key(spec, seeds, device, key_inputs, threads) if store_dir else None
-            for value, spec in specs.items()}
-    stored = {value: stored_point(specs[value], seeds, device, store_dir, keys[value])
-              for value in sweep["values"] if value != sweep["lesson_value"]}
-    trained = train_points({value: (specs[value], keys[value]) for value, run in stored.items() if run is None},
-                           seeds, data, device, threads, store_dir, processes, log)
-    for value in sweep["values"]:
-        spec = specs[value]
-        if value == sweep["lesson_value"]:  # the experiment itself: read back its first seeds
-            history = pd.read_parquet(experiment_files["history"])
-            history = history[history["seed"].isin(seeds)].drop(columns="experiment")
-            run = None
-            log(f"{sweep['id']}: {sweep['key']} = {value:g} is {sweep['experiment']!r} itself: read back")
-            if store_dir:  # kept as a point: after an edit of the experiment's value it is one, trained already
-                keep_point(store_dir, keys[value], spec, experiment_point(spec, seeds, history, experiment_files,
-                                                                          device))
-        else:
-            run = stored[value] or trained[value]
-            history = history_frame(run.history)
-            log(f"{sweep['id']}: {sweep['key']} = {value:g}: {len(seeds)} seeds "
-                + ("read back from the store (trained before: same spec, data and code)" if stored[value]
-                   else f"in {run.seconds:.1f} s"))
-        rows = point_rows(sweep, value, history, seeds)
-        mean = float(np.mean([r["final_val_accuracy"] for r in rows]))
-        log(f"  mean final validation accuracy {100 * mean:.2f}%")
-        points += rows
-        if best is None or mean > best["mean"]:  # ties go to the earlier value
-            best = {"value": value, "mean": mean, "run": run, "spec": spec}
+    points = sweep_points(sweep, seeds, data, device, threads, store_dir, key_inputs, processes, log)
+    rows, best = choose(sweep, points, seeds)
+    edge = ", at the edge of the grid" if best["at_edge"] else ""
+    log(f"{sweep['id']}: best {sweep['key']} = {best['value']:g} on the tuning seeds "
+        f"(mean final validation accuracy {100 * best['mean']:.2f}%){edge}")
     data["test"] = load_part(frame, scaler, "test")
     data["test_samples"] = frame.loc[frame["split"] == "test", "sample"].to_numpy()
-    result = best_files(sweep, best, data, experiment_files)
+    result = best_files(sweep, best, data, experiment_files, {"device": device, "threads": threads, "store": store_dir,
+                                                               "key_inputs": key_inputs}, log)
     result["timing"]["sweep_seconds"] = round(time.perf_counter() - started, 3)  # every value, not deterministic
+    fresh = list(range(best["spec"]["seeds"]))
     spec = {**best["spec"], "id": best_id(sweep["id"]), "section": "sensitivity", "origin": "sweep",
             "title": f"{sweep['experiment']} at its best {sweep['key']} ({best['value']:g})",
-            "description": f"The sweep {sweep['id']}'s best value of {sweep['key']}, chosen on validation data."}
-    chosen = {"sweep": sweep["id"], "value": best["value"], "val_accuracy_mean": best["mean"], "spec": spec}
-    return pd.DataFrame(points), result, chosen
+            "description": f"The sweep {sweep['id']}'s best value of {sweep['key']}, chosen on validation data with "
+                           f"tuning seeds {seeds[0]}-{seeds[-1]}, retrained with seeds {fresh[0]}-{fresh[-1]}."}
+    chosen = {"sweep": sweep["id"], "value": best["value"], "val_accuracy_mean": best["mean"],
+              "at_edge": best["at_edge"], "tuning_seeds": seeds, "seeds": fresh, "spec": spec}
+    return pd.DataFrame(rows), result, chosen
 
 
-def best_files(sweep: dict, best: dict, data: dict, experiment_files: dict) -> dict:
-    """The best point's history, runs, test probabilities, weights and timing, as a training job writes them."""
-    exp_id, seeds = best_id(sweep["id"]), list(range(sweep["seeds"]))
-    if best["run"] is None:  # the experiment's own value won: its files, first seeds, renamed
-        pick = {name: pd.read_parquet(experiment_files[name]) for name in ("history", "runs", "test_probs")}
-        pick = {name: f[f["seed"].isin(seeds)].assign(experiment=exp_id).reset_index(drop=True)
-                for name, f in pick.items()}
-        weights = torch.load(experiment_files["weights"], weights_only=True)
-        return {**pick, "weights": {seed: weights[seed] for seed in seeds},
+def best_files(sweep: dict, best: dict, data: dict, experiment_files: dict, how: dict, log) -> dict:
+    """The best value retrained on the experiment's seeds (fresh to the choice): history, runs, test probabilities,
+    weights and timing, as a training job writes them. When the lesson's own value won, that run is the experiment
+    itself (same spec and seeds, same bits): its files, renamed."""
+    exp_id, spec = best_id(sweep["id"]), best["spec"]
+    seeds = list(range(spec["seeds"]))
+    if best["value"] == sweep["lesson_value"] and experiment_files:
+        log(f"{exp_id}: the lesson's own value won; its seeds {seeds[0]}-{seeds[-1]} are {sweep['experiment']!r}'s")
+        pick = {name: pd.read_parquet(experiment_files[name]).assign(experiment=exp_id)
+                for name in ("history", "runs", "test_probs")}
+        return {**pick, "weights": torch.load(experiment_files["weights"], weights_only=True),
                 "timing": {**json.loads(Path(experiment_files["timing"]).read_text()), "experiment": exp_id,
-                           "seeds": len(seeds), "seconds": 0.0, "read_back": True}}
-    run = best["run"]
-    rows, probs = summarise_stack(run, data)  # the only test-set read of the sweep: the chosen point
+                           "seconds": 0.0, "read_back": True}}
+    key = point_key(spec, seeds, how["device"], how["key_inputs"], how["threads"]) if how["store"] else None
+    run = stored_point(spec, seeds, how["device"], how["store"], key) or train_points(
+        {best["value"]: (spec, key)}, seeds, data, how["device"], how["threads"], how["store"], 1, log)[best["value"]]
+    log(f"{exp_id}: seeds {seeds[0]}-{seeds[-1]} at {sweep['key']} = {best['value']:g} in {run.seconds:.1f} s")
+    rows, probs = summarise_stack(run, data)  # the only test-set read of the sweep: the chosen value's fresh seeds
     history = history_frame(run.history).assign(experiment=exp_id)
     return {"history": history[["experiment", "seed", "epoch", "split", "loss", "accuracy"]],
             "runs": pd.DataFrame(rows).assign(experiment=exp_id).astype({"diverged_epoch": "Int64"}),
@@ -240,4 +240,4 @@ def train_sweep_step(args) -> None:
                        inputs, outputs, run, log, f"sweep {sweep['id']!r}")
     chosen = json.loads(Path(args.best).read_text())
     log(f"{sweep['id']}: best {sweep['key']} = {chosen['value']:g} "
-        f"(mean final validation accuracy {100 * chosen['val_accuracy_mean']:.2f}%)")
+        f"(mean final validation accuracy {100 * chosen['val_accuracy_mean']:.2f}% on the tuning seeds)")

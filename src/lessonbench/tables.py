@@ -1,4 +1,8 @@
-"""Tidy tables from the per-experiment runs: history, runs, leaderboard (with 95% intervals), timings."""
+"""Tidy tables from the per-experiment runs: history, runs, leaderboard (with 95% intervals), timings.
+
+A test accuracy's interval covers the seeds' spread and the test set's own sampling error (stats.two_way over
+seeds x test samples); a validation accuracy's covers the seeds' (stats.mean_interval); both stay in [0, 1].
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,17 @@ import pandas as pd
 from lessonbench import fileio
 from lessonbench.config import TUNED
 from lessonbench.fileio import log
-from lessonbench.stats import mean_interval
+from lessonbench.stats import mean_interval, two_way
+from lessonbench.testset import right_wrong
+
+ACCURACY = (0.0, 1.0)  # where an accuracy's interval must stay
 
 
-def leaderboard_row(runs: pd.DataFrame) -> dict:
+def leaderboard_row(runs: pd.DataFrame, probs: pd.DataFrame) -> dict:
     """Summary of one experiment's seeds; accuracy figures over the seeds that did not diverge."""
     ok = runs[runs["diverged_epoch"].isna()]
-    low, high = mean_interval(ok["final_test_accuracy"])
+    res = two_way(right_wrong(probs, runs["experiment"].iloc[0], ok["seed"]).to_numpy(), bounds=ACCURACY)
+    low, high = res["low"], res["high"]
     return {
         "n_seeds": len(runs),
         "n_diverged": int(runs["diverged_epoch"].notna().sum()),
@@ -36,12 +44,13 @@ def leaderboard_row(runs: pd.DataFrame) -> dict:
     }
 
 
-def score_board(runs: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
+def score_board(runs: pd.DataFrame, meta: pd.DataFrame, probs: pd.DataFrame) -> pd.DataFrame:
     """One row per experiment in config order: section, epochs, the seeds' summary and the rank; no prose.
 
     What the figure steps read: a title edit leaves it, and them, alone.
     """
-    rows = [{"experiment": exp, **leaderboard_row(group)} for exp, group in runs.groupby("experiment", sort=False)]
+    rows = [{"experiment": exp, **leaderboard_row(group, probs)}
+            for exp, group in runs.groupby("experiment", sort=False)]
     board = meta[["experiment", "section", "epochs"]].merge(pd.DataFrame(rows), on="experiment")
     board["rank"] = board["test_accuracy_mean"].rank(ascending=False, method="min").astype("Int64")
     return board
@@ -53,9 +62,9 @@ def titled(scores: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
                                                                      on="experiment")
 
 
-def make_leaderboard(runs: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
+def make_leaderboard(runs: pd.DataFrame, meta: pd.DataFrame, probs: pd.DataFrame) -> pd.DataFrame:
     """One row per experiment in config order, with section and title from `meta`."""
-    return titled(score_board(runs, meta), meta)
+    return titled(score_board(runs, meta, probs), meta)
 
 
 def make_timings(timings: list[dict]) -> pd.DataFrame:
@@ -88,21 +97,25 @@ def describe_block(block: dict) -> str:
     return f"{block['name']}({args})"
 
 
-def paired_differences(runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """Test-accuracy difference of each experiment against `baseline`, paired by seed.
+def paired_differences(runs: pd.DataFrame, baseline: str, probs: pd.DataFrame) -> pd.DataFrame:
+    """Test-accuracy difference of each experiment against `baseline`, paired by seed and test sample.
 
-    Seed k of both experiments shares its shuffling order, so the per-seed difference
-    removes that source of noise; the interval is stats.mean_interval's over the paired seeds.
+    Seed k of both experiments shares its shuffling order, so the per-seed difference removes that source of
+    noise; the interval (stats.two_way over the paired seeds and the test samples) adds the test set's own.
     """
-    wide = runs[runs["diverged_epoch"].isna()].pivot(index="seed", columns="experiment", values="final_test_accuracy")
+    ok = runs[runs["diverged_epoch"].isna()]
+    seeds = {exp: set(group["seed"]) for exp, group in ok.groupby("experiment", sort=False)}
     rows = []
     for exp in runs["experiment"].unique():
-        if exp == baseline or baseline not in wide:
+        if exp == baseline or baseline not in seeds:
             continue
-        diff = (wide[exp] - wide[baseline]).dropna() if exp in wide else pd.Series(dtype=float)  # all diverged
-        low, high = mean_interval(diff)
-        rows.append({"experiment": exp, "baseline": baseline, "n_pairs": len(diff), "diff_mean": diff.mean(),
-                     "diff_ci_low": low, "diff_ci_high": high, "share_better": float((diff > 0).mean())})
+        both = sorted(seeds.get(exp, set()) & seeds[baseline])  # all diverged: no pairs
+        diff = right_wrong(probs, exp, both) - right_wrong(probs, baseline, both)
+        res = two_way(diff.to_numpy()) if both else {"mean": np.nan, "low": np.nan, "high": np.nan}
+        per_seed = diff.mean(axis=1)
+        rows.append({"experiment": exp, "baseline": baseline, "n_pairs": len(both), "diff_mean": res["mean"],
+                     "diff_ci_low": res["low"], "diff_ci_high": res["high"],
+                     "share_better": float((per_seed > 0).mean()) if both else np.nan})
     return pd.DataFrame(rows, columns=["experiment", "baseline", "n_pairs", "diff_mean", "diff_ci_low",
                                        "diff_ci_high", "share_better"])
 
@@ -136,7 +149,7 @@ def summarise_points(points: pd.DataFrame) -> pd.DataFrame:
     """Per sweep and value: mean final validation accuracy with its 95% interval, lesson and best flags."""
     rows = []
     for (sweep, value), group in points.groupby(["sweep", "value"], sort=False):
-        low, high = mean_interval(group["final_val_accuracy"])
+        low, high = mean_interval(group["final_val_accuracy"], bounds=ACCURACY)
         rows.append({"sweep": sweep, "experiment": group["experiment"].iloc[0], "key": group["key"].iloc[0],
                      "scale": group["scale"].iloc[0],
                      "value": value, "lesson_value": bool(group["lesson_value"].iloc[0]), "seeds": len(group),
@@ -216,14 +229,14 @@ def collect_tables_step(args) -> None:
     fileio.write_table(runs, out / "runs")
     probs = pd.concat([pd.read_parquet(p) for p in args.test_probs], ignore_index=True)
     write_by_experiment(probs, out / "test_probs", args.store)
-    board = score_board(runs, meta)
+    board = score_board(runs, meta, probs)
     fileio.write_table(board, out / "scores")
     fileio.write_table(showcase_table(board, runs, probs), out / "showcase")
     fileio.write_table(data_table(pd.read_parquet(args.split), json.loads(Path(args.scaler).read_text())), out / "data")
-    fileio.write_table(paired_differences(runs, next(iter(specs))), out / "comparisons")
+    fileio.write_table(paired_differences(runs, next(iter(specs)), probs), out / "comparisons")
     if args.tuned_base:  # the search's choice against the model the lesson hand-picked, paired by seed
         pair = runs[runs["experiment"].isin([args.tuned_base, TUNED])]
-        fileio.write_table(paired_differences(pair, args.tuned_base), out / "tuned_vs_base")
+        fileio.write_table(paired_differences(pair, args.tuned_base, probs), out / "tuned_vs_base")
     fileio.write_table(make_timings([json.loads(Path(p).read_text()) for p in args.timing]), out / "timings")
     if args.sweep_points:  # every sweep's value x seed, and per value the mean with its interval
         points = pd.concat([pd.read_parquet(p) for p in args.sweep_points], ignore_index=True)

@@ -193,14 +193,15 @@ def get_sweep(wildcards):
 
 
 def sweep_reads_experiment(sweep_id):
-    """Whether the sweep's grid holds the experiment's own value, the point read back from its run files."""
+    """Whether the sweep's grid holds the experiment's own value: should it win, the best value's run is the
+    experiment's own, read back from its run files."""
     sweep = SWEEP_BY_ID[sweep_id]
     return sweep["lesson_value"] in sweep["values"]
 
 
 def get_sweep_experiment_files(wildcards):
-    """The swept experiment's run files when the sweep reads its own point back from them; none otherwise,
-    and the sweep runs beside the experiment instead of after it (an lr edit off the grid)."""
+    """The swept experiment's run files when the sweep may read them back (its grid holds the experiment's value);
+    none otherwise, and the sweep runs beside the experiment instead of after it (an lr edit off the grid)."""
     if not sweep_reads_experiment(wildcards.sweep):
         return {}
     return run_files(f"results/runs/{SWEEP_BY_ID[wildcards.sweep]['experiment']}")
@@ -264,7 +265,7 @@ def get_train_threads(wildcards):
     if "experiment" in wildcards.keys():
         units, peers = SEEDS[wildcards.experiment], len(experiments) + len(beside)
     elif wildcards.sweep in waiting + beside:
-        units = len(SWEEP_BY_ID[wildcards.sweep]["values"]) - sweep_reads_experiment(wildcards.sweep)
+        units = len(SWEEP_BY_ID[wildcards.sweep]["values"])
         peers = len(waiting) if wildcards.sweep in waiting else len(experiments) + len(beside)
     else:
         return 1
@@ -273,19 +274,19 @@ def get_train_threads(wildcards):
 
 @functools.cache
 def sweep_points_kept(sweep_id, new_data):
-    """Whether the store holds every point of the sweep that is not the experiment's own value, under the keys
+    """Whether the store holds every point of the sweep (its tuning seeds at each value), under the keys
     the sweep job will ask for (store.sweep_point_key, with its settings file, data files and code). Only the
     cores the experiments get depend on the answer, never a file."""
     split, scaler = "results/data/split.parquet", "results/data/scaler.json"
     if not STORE or new_data or not (Path(split).exists() and Path(scaler).exists()):
         return False
     sweep = json.loads(Path(SWEEP_FILES[sweep_id]).read_text())  # what the job reads
-    seeds, version = list(range(sweep["seeds"])), importlib.metadata.version("torch")
+    seeds, version = sweep["tuning_seeds"], importlib.metadata.version("torch")
     return all(
         store.has(STORE, store.sweep_point_key(training_spec(sweep_point_spec(sweep, value)),
                                                seeds, config["device"], {"split": split, "scaler": scaler},
                                                config["torch_threads"], torch_version=version))
-        for value in sweep["values"] if value != sweep["lesson_value"])
+        for value in sweep["values"])
 
 
 def get_chunk_seeds(wildcards):
