@@ -135,7 +135,8 @@ def test_a_claim_on_an_edge_best_or_an_underfitting_treatment_is_not_shown(lesso
 
 
 def test_many_claims_turn_a_borderline_support_into_not_shown():
-    row = {"effect": 0.4, "threshold": 0.0, "expect": "higher", "p": 0.02, "sd": 0.5, "confounded": False,
+    row = {"effect": 0.4, "threshold": 0.0, "expect": "higher", "p": 0.02, "sd": 0.5, "se": 0.5 / 10 ** 0.5,
+           "confounded": False,
            "primary": True, "p_equivalence": math.nan, "caveat": "", "n_pairs": 10}
     alone = decide(pd.DataFrame([row]))
     assert alone["verdict"].tolist() == [SUPPORTED]

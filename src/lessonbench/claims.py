@@ -43,13 +43,14 @@ METRICS = {  # name -> label, unit, whether it is read off the curves at the bud
 }
 RULE = (f"Each claim has one primary metric, declared in the claims file; the primary tests of all unconfounded "
         f"claims are corrected together (Holm's step-down), which keeps the chance of any false verdict on this page "
-        f"at {ALPHA:.0%}. A claim is supported when its Holm-adjusted p-value is below {ALPHA} and the effect lies "
-        f"on the claimed side of its threshold (0, or the claim's margin), contradicted when it lies on the other "
-        f"side. A claim with an equivalence margin d is 'no effect' when both one-sided tests reject an effect of d "
-        f"or more (TOST: the 90% interval lies inside ±d), and not shown otherwise. Secondary metrics are shown "
-        f"for context, with unadjusted p-values and no verdict. A comparison whose experiments differ in more than "
-        f"the claimed factor, that rests on a best value at the edge of its sweep's grid, or whose treatment "
-        f"underfits, is never more than not shown.")
+        f"at most {ALPHA:.0%}. The intervals shown are unadjusted; the verdicts use the Holm-adjusted p-values, so an "
+        f"interval that clears 0 or a margin can still be 'not shown'. A claim is supported when its Holm-adjusted "
+        f"p-value is below {ALPHA} and the effect lies on the claimed side of its threshold (0, or the claim's "
+        f"margin), contradicted when it lies on the other side. A claim with an equivalence margin d is 'no effect' "
+        f"when both one-sided tests reject an effect of d or more (TOST, Holm-adjusted), and not shown otherwise. "
+        f"Secondary metrics are shown for context, with unadjusted p-values and no verdict. A comparison whose "
+        f"experiments differ in more than the claimed factor, that rests on a best value at the edge of its sweep's "
+        f"grid, or whose treatment underfits, is never more than not shown.")
 
 
 def seed_metrics(history: pd.DataFrame, runs: pd.DataFrame, experiment: str, budget: int,
@@ -181,7 +182,7 @@ def test_metric(diff, expect: str, min_effect: float, margin: float | None) -> d
     return {"n_pairs": len(per_seed), "effect": res["mean"], "ci_low": res["low"], "ci_high": res["high"],
             "ci_level": res.get("level", stats.LEVEL), "method": res["method"], "threshold": threshold,
             "p": res["p"], "p_floor": res["p_floor"], "sd": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1
-            else math.nan, "p_equivalence": tost["p"] if tost else math.nan,
+            else math.nan, "se": res["se"], "p_equivalence": tost["p"] if tost else math.nan,
             "equivalence_low": tost["low"] if tost else math.nan,
             "equivalence_high": tost["high"] if tost else math.nan, "seeds_better": int(better.sum())}
 
@@ -212,8 +213,10 @@ def decide(table: pd.DataFrame) -> pd.DataFrame:
     table["family_size"] = len(pvalues)
     table["verdict"] = [verdict(r) if r.primary else "" for r in table.itertuples()]
     level = ALPHA / max(1, len(pvalues))  # the strictest step of Holm's
-    table["detectable_effect"] = [stats.detectable_effect(r.n_pairs, r.sd, level, POWER) if r.primary
-                                  else math.nan for r in table.itertuples()]
+    # from the test's own standard error (the two-way bootstrap's is wider than the seeds' spread), as a distance
+    # from the claim's threshold; a claim of no effect has none (its power is TOST's)
+    table["detectable_effect"] = [stats.detectable_effect(r.n_pairs, r.se * math.sqrt(r.n_pairs), level, POWER)
+                                  if r.primary and r.expect != "equivalent" else math.nan for r in table.itertuples()]
     return table
 
 

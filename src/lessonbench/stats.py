@@ -104,7 +104,8 @@ def _summary(values: np.ndarray) -> dict:
     n = len(values)
     return {"n": n, "mean": float(values.mean()) if n else math.nan, "low": math.nan, "high": math.nan,
             "p": math.nan, "p_greater": math.nan, "p_less": math.nan, "p_floor": 0.0, "method": "",
-            "sd": float(values.std(ddof=1)) if n > 1 else math.nan}
+            "sd": float(values.std(ddof=1)) if n > 1 else math.nan,
+            "se": float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan}
 
 
 def _no_spread(out: dict, threshold: float) -> dict:
@@ -196,7 +197,7 @@ def two_way(matrix, threshold: float = 0.0, level: float = LEVEL, resamples: int
     out = {"n": rows, "mean": float(matrix.mean()) if matrix.size else math.nan, "low": math.nan, "high": math.nan,
            "p": math.nan, "p_greater": math.nan, "p_less": math.nan, "p_floor": 2 / (resamples + 1),
            "method": "two-way bootstrap (seeds x test samples)",
-           "sd": float(matrix.mean(axis=1).std(ddof=1)) if rows > 1 else math.nan}
+           "sd": float(matrix.mean(axis=1).std(ddof=1)) if rows > 1 else math.nan, "se": math.nan}
     if not matrix.size:
         return out
     rng = np.random.default_rng(seed)
@@ -211,7 +212,7 @@ def two_way(matrix, threshold: float = 0.0, level: float = LEVEL, resamples: int
     greater = (np.sum(means <= threshold) + 1) / (resamples + 1)
     less = (np.sum(means >= threshold) + 1) / (resamples + 1)
     out.update(low=float(low), high=float(high), p_greater=float(greater), p_less=float(less),
-               p=float(min(1.0, 2 * min(greater, less))))
+               p=float(min(1.0, 2 * min(greater, less))), se=float(means.std(ddof=1)))
     return out
 
 
@@ -238,8 +239,9 @@ def holm(pvalues) -> np.ndarray:
 
 
 def detectable_effect(n: int, sd: float, alpha: float, power: float = 0.8) -> float:
-    """The smallest mean paired difference a two-sided t-test of n values with this spread detects at `alpha`
-    with probability `power` (noncentral t), in the values' unit; NaN without two values or a spread.
+    """The smallest mean paired difference (from the null value) a two-sided t-test of n values with this spread
+    detects at `alpha` with probability `power` (noncentral t), in the values' unit; NaN without two values or a
+    spread. A test with a wider error than the seeds' spread (the two-way bootstrap) passes se x sqrt(n) as sd.
 
     Computed from the seeds' spread and count, not from the observed effect (which would be observed power,
     Hoenig & Heisey 2001): what these seeds could have shown, whatever the effect was.
