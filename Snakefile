@@ -1,5 +1,8 @@
 # lessonbench: the training-tricks lesson on sklearn digits, measured over seeds.
 # Run: snakemake --cores 4   ->   results/report/report.pdf
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -12,6 +15,15 @@ configfile: "config/config.yaml"
 report: "workflow/report/workflow.rst"
 
 
+# A typo in the runtime config is one message (the field, the allowed keys, the closest one), then Snakemake's own
+# validation fills the schema's defaults.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from lessonbench.config import ConfigError, check_runtime_config
+
+try:
+    check_runtime_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+except ConfigError as err:
+    sys.exit(f"lessonbench: {err}")
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

@@ -55,13 +55,14 @@ def timed_edit(tree: Path, old: str, new: str) -> float:
         snakemake(tree)  # back to the finished state (the store gives the old results back)
 
 
-def trial(tree: Path, n: int, lr: str, epochs: int) -> dict[str, float]:
-    return {"edit lr": timed_edit(tree, LR, LR.replace("lr: 0.1,", f"lr: {lr},")),
-            "edit twin lr": timed_edit(tree, TWIN_LR, TWIN_LR.replace("lr: 0.1}", f"lr: {lr}}}")),
-            "edit epochs": timed_edit(tree, EPOCHS, EPOCHS.replace("epochs: 200", f"epochs: {epochs}")),
-            "edit title": timed_edit(tree, TITLE, f"title: SGD with momentum (edit {n})\n"),
-            "no-op": snakemake(tree),
-            "render": snakemake(tree, "--forcerun", "render_report")}
+def trial(tree: Path, n: int, lr: str, epochs: int, steps=STEPS) -> dict[str, float]:
+    edits = {"edit lr": lambda: timed_edit(tree, LR, LR.replace("lr: 0.1,", f"lr: {lr},")),
+             "edit twin lr": lambda: timed_edit(tree, TWIN_LR, TWIN_LR.replace("lr: 0.1}", f"lr: {lr}}}")),
+             "edit epochs": lambda: timed_edit(tree, EPOCHS, EPOCHS.replace("epochs: 200", f"epochs: {epochs}")),
+             "edit title": lambda: timed_edit(tree, TITLE, f"title: SGD with momentum (edit {n})\n"),
+             "no-op": lambda: snakemake(tree),
+             "render": lambda: snakemake(tree, "--forcerun", "render_report")}
+    return {step: edits[step]() for step in steps}
 
 
 def main() -> None:
@@ -70,24 +71,25 @@ def main() -> None:
     p.add_argument("b", type=Path, help="another (the new code)")
     p.add_argument("--trials", type=int, default=3)
     p.add_argument("--json", help="also write every time here")
+    p.add_argument("--steps", nargs="+", default=list(STEPS), choices=STEPS, help="time only these steps")
     args = p.parse_args()
     trees = {"A": args.a, "B": args.b}
     for name, tree in trees.items():
         if not (tree / "results" / "report" / "report.pdf").exists():
             raise SystemExit(f"{name} = {tree}: no finished run there (make one with change_loop.py --work)")
         snakemake(tree)  # finished, whatever was left half done
-    times: dict[str, dict[str, list[float]]] = {name: {step: [] for step in STEPS} for name in trees}
+    times: dict[str, dict[str, list[float]]] = {name: {step: [] for step in args.steps} for name in trees}
     # momentum's epochs, one new number per trial (150 is change_loop.py's): the same in both trees, in neither store
     epochs = random.sample([e for e in range(120, 200) if e != 150], args.trials)
     for n in range(args.trials):
         # one new learning rate per trial, the same in both trees: neither store holds it, so both train
         lr = f"{random.uniform(0.02, 0.08):.6f}"
         for name in ("A", "B") if n % 2 == 0 else ("B", "A"):
-            for step, seconds in trial(trees[name], n, lr, epochs[n]).items():
+            for step, seconds in trial(trees[name], n, lr, epochs[n], args.steps).items():
                 times[name][step].append(seconds)
                 print(f"trial {n + 1} {name} {step}: {seconds:.1f} s", flush=True)
     print(f"\n| step | A: {args.a} | B: {args.b} | B / A (medians) |\n|---|---|---|---|")
-    for step in STEPS:
+    for step in args.steps:
         a, b = (statistics.median(times[name][step]) for name in trees)
         each = {name: ", ".join(f"{t:.1f}" for t in times[name][step]) for name in trees}
         print(f"| {step} | {a:.1f} s ({each['A']}) | {b:.1f} s ({each['B']}) | {b / a:.2f} |")

@@ -24,7 +24,7 @@ from lessonbench.data import fit_scaler
 from lessonbench.fileio import write_json, write_parquet
 from lessonbench.search import run_search, search_data
 
-from .conftest import ROOT
+from .conftest import ROOT, missing
 
 BINDIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
 
@@ -37,7 +37,7 @@ def as_postgres(cmd: list[str]) -> list[str]:
 @pytest.fixture(scope="module")
 def postgres():
     if not BINDIRS:
-        pytest.skip("PostgreSQL is not installed (./setup.sh installs Debian's postgresql)")
+        missing("PostgreSQL is not installed (./setup.sh --tests installs Debian's postgresql)")
     bindir = BINDIRS[-1]
     root = Path(tempfile.mkdtemp(prefix="lessonbench-pg-"))
     data = root / "data"

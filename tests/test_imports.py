@@ -77,7 +77,8 @@ def test_only_the_statements_naming_the_package_are_parsed_and_they_give_what_th
 
 def test_the_report_step_runs_the_ledger_and_not_training():
     modules = closure(ROOT / "src" / "lessonbench", ["report"])
-    assert {"report", "ledger", "claims", "stats", "provenance", "store"} <= set(modules)  # store: image streams
+    assert {"report", "ledger", "claims", "stats", "provenance"} <= set(modules)
+    assert "store" not in modules  # the content store keeps training results only
     assert not {"training", "stacked", "tables", "figures"} & set(modules)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from lessonbench import report
@@ -23,9 +22,11 @@ def test_filters_format_numbers_signs_and_missing_values():
     assert report.paired_diff({"diff_mean": 0.021, "diff_ci_low": 0.014, "diff_ci_high": 0.028}) == \
         "+2.1 [+1.4, +2.8]"
     assert report.paired_diff({"diff_mean": None}) == "–"
-    row = {"unit": "epochs", "effect": -6.0, "ci_low": -9.0, "ci_high": -1.0, "ci_level": 0.95}
-    assert report.effect_text(row) == "−6 [−9, −1]"
-    assert report.effect_text({**row, "ci_level": 0.9}) == "−6 [−9, −1] (90%)"  # a TOST interval says so
+    row = {"unit": "epochs", "metric": "epochs_to_target", "effect": -6.0, "ci_low": -9.0, "ci_high": -1.0,
+           "ci_level": 0.95, "reached_treatment": 10, "reached_control": 10}
+    assert report.effect_text(row) == "−6.0 [−9.0, −1.0]"
+    assert report.effect_text({**row, "ci_level": 0.9}) == "−6.0 [−9.0, −1.0] (90%)"  # a TOST interval says so
+    assert report.effect_text({**row, "reached_control": 0}) == "≤ −6.0 [−9.0, −1.0]"  # SGD never got there
     assert report.pvalue(0.0046, at_floor=True) == "<0.0046"  # the resampling floor: at most that
     assert report.section_title("init", {"init": "Weight initialisation"}) == "Weight initialisation"
     assert report.section_title("my_part", {}) == "My part"
@@ -91,31 +92,3 @@ def test_context_gives_the_template_titles_counts_and_no_wall_times_when_reprodu
     assert context["claims"] is None and context["sensitivity"] is None and context["n_seeds"] == 3
     context = report.build_context(tables(), figures, {**info, "reproducible": False})
     assert {r["seconds_per_seed_mean"] for r in context["leaderboard"]} == {1.5}
-
-
-def test_stored_image_streams_give_weasyprints_own_pdf_bytes(tmp_path, monkeypatch):
-    """The figures' PDF streams taken from the store (first render: computed and kept; second: read back) make
-    the same PDF, byte for byte, as WeasyPrint re-encoding every PNG itself; a second render reads them back."""
-    from PIL import Image
-
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
-    rng = np.random.default_rng(0)
-    uris = []
-    for i, mode in enumerate(("RGBA", "RGB", "RGBA")):
-        pixels = rng.integers(0, 256, size=(40 + i, 60, len(mode)), dtype=np.uint8)
-        Image.fromarray(pixels, mode).save(tmp_path / f"f{i}.png")
-        uris.append(report.data_uri(tmp_path / f"f{i}.png"))
-    html = "<html><body>" + "".join(f'<p>figure {i}</p><img src="{u}">' for i, u in enumerate(uris)) + "</body></html>"
-    store = tmp_path / "store"
-    for name, where in (("plain", ""), ("cold", store), ("warm", store)):
-        report.render_pdf(html, tmp_path / f"{name}.pdf", str(where))
-    plain = (tmp_path / "plain.pdf").read_bytes()
-    assert (tmp_path / "cold.pdf").read_bytes() == plain
-    assert (tmp_path / "warm.pdf").read_bytes() == plain
-    entries = [p for p in store.glob("*/*") if (p / "complete.json").exists()]
-    assert sorted(len(list(p.glob("*.bin"))) for p in entries) == [1, 2, 2]  # RGB: pixels; RGBA: and the mask
-
-    calls = []
-    monkeypatch.setattr("weasyprint.images.RasterImage._get_png_data", lambda image: calls.append(image))
-    report.render_pdf(html, tmp_path / "again.pdf", str(store))
-    assert calls == [] and (tmp_path / "again.pdf").read_bytes() == plain  # nothing re-encoded

@@ -31,10 +31,10 @@ import torch
 import yaml
 from pypdf import PdfReader
 
-from .conftest import ROOT
+from .conftest import ROOT, missing
 
 pytestmark = pytest.mark.workflow
-COPY = ["Snakefile", "environment.yml", "profiles", "workflow", "src", "experiments", "config"]
+COPY = ["Snakefile", "environment.yml", "profiles", "workflow", "src", "experiments", "config", "report_templates"]
 DETERMINISTIC = [f"results/tables/{t}.{ext}" for t in ("experiments", "history", "runs", "test_probs",
                                                          "leaderboard", "scores", "comparisons", "claims",
                                                          "claim_seeds", "showcase", "data")
@@ -321,6 +321,19 @@ def test_editing_a_claim_trains_nothing(tree, first_run):
         path.write_text(original)
 
 
+def test_editing_the_report_template_reruns_only_the_render(tree, first_run):
+    """report_templates/ (config `report_templates`) is the render step's input: a template or stylesheet edit
+    plans the render and nothing else."""
+    for name in ("report.html.j2", "report.css"):
+        path = tree / "report_templates" / name
+        original = path.read_text()
+        path.write_text(original + ("\n{# an edit #}\n" if name.endswith(".j2") else "\n/* an edit */\n"))
+        try:
+            assert planned(tree) == {"render_report": [""]}, name
+        finally:
+            path.write_text(original)
+
+
 def run_with_edit(tree: Path, name: str, old: str, new: str) -> subprocess.CompletedProcess:
     """Run Snakemake with one text edit in file `name`, restoring the file after."""
     path = tree / name
@@ -453,7 +466,7 @@ def test_report_in_a_real_browser(run_tree, first_run):
     image decodes, every table-of-contents link lands on an element; a screenshot is kept beside the report."""
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not chromium or not driver:
-        pytest.skip("Debian's chromium and chromium-driver are not installed here (./setup.sh installs them)")
+        missing("Debian's chromium and chromium-driver are not installed here (./setup.sh --tests installs them)")
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()

@@ -145,7 +145,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--scaler", required=True, help="the fitted scaler (what it was fitted on)")
     s.add_argument("--sweep-points", nargs="*", default=[], help="every sweep's points table")
     s.add_argument("--outdir", required=True)
-    s.add_argument("--store", default="", help="folder of results kept by content: the long tables' CSV rows")
     for name in ("runs", "history", "test-probs", "timing"):
         s.add_argument(f"--{name}", nargs="+", required=True)
 
@@ -190,14 +189,11 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--section-figures", nargs="+", required=True)
     draw, report = sub.choices["draw_figures"], sub.choices["render_report"]
     draw.add_argument("--split", required=True)
-    for step in ("draw_sensitivity", "draw_claims", "draw_figures"):
-        sub.choices[step].add_argument("--store", default="",
-                                       help="folder of results kept by content: drawings of unchanged data are copied")
     for name in ("config-hash", "html", "pdf"):
         report.add_argument(f"--{name}", required=True)
-    report.add_argument("--store", default="",
-                        help="folder of results kept by content: the figures' PDF image streams")
     report.add_argument("--threads", type=int, default=1)
+    report.add_argument("--templates", default="",
+                        help="folder with report.html.j2 and report.css (default: the package's own copy)")
     report.add_argument("--section-titles", type=settings, default={},
                         help="settings file: {section: title} from the experiment files")
     report.add_argument("--ledger", default="", help="CSV of earlier builds, read and appended to")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 import math
@@ -86,7 +87,9 @@ def _explain(error) -> str:
     """jsonschema's message plus what was expected, in words a YAML author can act on."""
     msg = error.message
     if error.validator == "additionalProperties":
-        msg += f"; allowed keys: {', '.join(sorted(error.schema.get('properties', {})))}"
+        allowed = list(error.schema.get("properties", {}))
+        unknown = [key for key in error.instance if key not in allowed]
+        msg = unknown_key(unknown[0], allowed) if unknown else msg
     elif error.validator == "type" and error.validator_value in ("number", "integer") and isinstance(
             error.instance, str):
         try:
@@ -95,10 +98,18 @@ def _explain(error) -> str:
         except ValueError:
             pass
     elif "propertyNames" in error.schema_path:
-        expected = ("one of: " + ", ".join(error.validator_value) if error.validator == "enum"
-                    else f"lower-case snake_case matching {error.validator_value}")
-        msg = f"key {error.instance!r} is not accepted here; expected {expected}"
+        msg = (unknown_key(error.instance, error.validator_value) if error.validator == "enum" else
+               f"key {error.instance!r} is not accepted here; expected lower-case snake_case matching "
+               f"{error.validator_value}")
     return msg
+
+
+def unknown_key(key, allowed) -> str:
+    """"key 'momentun' is not accepted here (did you mean 'momentum'?); expected one of: ..." - one wording for a
+    key that is not allowed, at every level of every file."""
+    close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"key {key!r} is not accepted here{hint}; expected one of: {', '.join(map(str, allowed))}"
 
 
 def validate(doc: dict, path, schema: dict | None = None, ref: str | None = None, prefix: str = "") -> None:
@@ -109,6 +120,12 @@ def validate(doc: dict, path, schema: dict | None = None, ref: str | None = None
     error = best_match(Draft202012Validator(schema).iter_errors(doc))
     if error is not None:
         raise ConfigError(path, ".".join(filter(None, [prefix, _field(error)])), _explain(error))
+
+
+def check_runtime_config(config: dict, schema_path) -> None:
+    """ConfigError for the runtime config (config/config.yaml and --config) against its schema, worded as for the
+    experiment files."""
+    validate(config, "config (config/config.yaml and --config)", _load(Path(schema_path).read_text()))
 
 
 def merge(default: dict, override: dict) -> dict:

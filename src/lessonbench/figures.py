@@ -5,11 +5,6 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import hashlib  # noqa: E402
-import io  # noqa: E402
-import pickle  # noqa: E402
-import platform  # noqa: E402
-from importlib.metadata import version  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -50,37 +45,9 @@ def save(fig, path) -> None:
         f"smallest text {smallest * scale:.1f} pt on paper")
 
 
-def figure_key(plot, args: tuple) -> str:
-    """The content key of one drawing: the function, the exact data handed to it (pickled), the package's code,
-    the drawing libraries' versions, matplotlib's settings (a matplotlibrc of the user's included) and the font it
-    finds. Equal keys draw equal bytes; any other data, code or setting, another key."""
-    from matplotlib import font_manager
-
-    from lessonbench.store import code_digest
-
-    payload = pickle.dumps((plot.__module__, plot.__qualname__, args), protocol=5)
-    setting = (f"{matplotlib.__version__} {version('seaborn')} {np.__version__} {platform.python_version()} "
-               f"{sorted((k, repr(v)) for k, v in matplotlib.rcParams.items())} "
-               f"{font_manager.findfont(font_manager.FontProperties(family=matplotlib.rcParams['font.family']))}")
-    return hashlib.sha256(b"\0".join([payload, code_digest().encode(), setting.encode()])).hexdigest()
-
-
-def drawn(path, plot, *args, store: str | None = None) -> None:
-    """save(plot(*args), path), or, when the store holds the same drawing (same function, data and code), its
-    PNG copied into place: a figure whose numbers did not change is not drawn again (an edit of one experiment,
-    for the figures without it). store: the store's folder; by default the one use_store set for this process."""
-    store = STORE["dir"] if store is None else store
-    if not store:
-        save(plot(*args), path)
-        return
-    from lessonbench.store import fetch, keep
-
-    key = figure_key(plot, args)
-    if fetch(store, key, {"figure.png": path}) is not None:
-        log(f"{Path(path).name}: read back from the store ({key[:12]}): the same drawing of the same data")
-        return
+def drawn(path, plot, *args) -> None:
+    """save(plot(*args), path): one figure drawn from the data it is handed."""
     save(plot(*args), path)
-    keep(store, key, {"figure.png": path}, {"step": "figure", "what": f"{plot.__name__} -> {Path(path).name}"})
 
 
 def colors(experiments) -> dict:
@@ -114,32 +81,9 @@ def plot_leaderboard(board: pd.DataFrame):
     return fig
 
 
-STORE: dict = {"dir": ""}  # where this process keeps its drawings and curves' bands: set by use_store()
-
-
-def use_store(store_dir: str) -> None:
-    """Keep the drawings and the curves' bands of this process in the store (empty: none)."""
-    STORE["dir"] = store_dir
-
-
 def band(matrix) -> tuple[np.ndarray, np.ndarray]:
-    """stats.band of a seeds x epochs matrix, or its stored result for the same numbers and code: the bootstrap is
-    most of a curve figure's time, and an edit of one experiment leaves the other experiments' curves alone."""
-    matrix = np.ascontiguousarray(matrix, dtype=float)
-    if not STORE["dir"]:
-        return stats.band(matrix)
-    from lessonbench.store import code_digest, kept
-
-    key = hashlib.sha256(b"\0".join([b"band", str(matrix.shape).encode(), matrix.tobytes(),
-                                     code_digest().encode()])).hexdigest()
-
-    def compute() -> dict[str, bytes]:
-        out = io.BytesIO()
-        np.save(out, np.stack(stats.band(matrix)))
-        return {"band.npy": out.getvalue()}
-
-    low, high = np.load(io.BytesIO(kept(STORE["dir"], key, compute, {"step": "band"})["band.npy"]))
-    return low, high
+    """stats.band of a seeds x epochs matrix: the 95% interval of each epoch's mean."""
+    return stats.band(np.ascontiguousarray(matrix, dtype=float))
 
 
 def mean_band(history: pd.DataFrame, split: str, column: str) -> pd.DataFrame:
@@ -269,8 +213,6 @@ def draw_figures_step(args) -> None:
     history = pd.read_parquet(tables_dir / "history.parquet")
     board = pd.read_parquet(tables_dir / "scores.parquet")  # the leaderboard's numbers, in config order; no titles
     palette = colors(list(board["experiment"]))
-    use_store(args.store)
-    # each drawing gets only the data it draws, so the store can hand back the figures an edit leaves alone
     drawn(args.leaderboard, plot_leaderboard,
           board[["experiment", "test_accuracy_mean", "test_accuracy_ci_low", "test_accuracy_ci_high"]])
     drawn(args.small_multiples, plot_small_multiples, history, list(board["experiment"]))

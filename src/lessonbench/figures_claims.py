@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lessonbench.figures import WIDTH, colors, drawn, mean_band, of_experiments, plt, use_store
+from lessonbench.figures import WIDTH, colors, drawn, mean_band, of_experiments, plt
 from lessonbench.fileio import log
 
 FONT = 8
@@ -70,7 +70,6 @@ def draw_claims_step(args) -> None:
     history = pd.read_parquet(tables / "history.parquet")
     scores = pd.read_parquet(tables / "scores.parquet")  # experiments in config order
     palette = colors(list(scores["experiment"]))
-    use_store(args.store)
     for path in args.figures:  # results/figures/claims/CLAIM_ID.png
         rows = claims.loc[claims["claim_id"] == Path(path).stem, CLAIM_COLUMNS].reset_index(drop=True)
         experiments = claim_experiments(rows.iloc[0])
@@ -121,7 +120,6 @@ def draw_sensitivity_step(args) -> None:
     summary = pd.read_parquet(tables / "sweep_summary.parquet")
     scores = pd.read_parquet(tables / "scores.parquet")  # experiments in config order
     palette = colors(list(scores["experiment"]))
-    use_store(args.store)
     mine = {exp: palette[exp] for exp in summary["experiment"].unique() if exp in palette}
     drawn(args.figure, plot_sensitivity, summary, mine)
     log(f"sensitivity figure of {summary['sweep'].nunique()} sweeps written")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import math
 import re
-from contextlib import contextmanager
 from pathlib import Path
 
 import jinja2
@@ -18,7 +16,8 @@ from lessonbench import fileio, ledger, provenance, stats
 from lessonbench.config import TUNED
 from lessonbench.fileio import log
 
-# The template and stylesheet are package data (importlib.resources), so an installed wheel renders too.
+# The workflow hands the render step its report_templates/ folder; the package's templates/ is that folder (a
+# link in the checkout, copied into a wheel), so an installed package renders without it.
 TEMPLATES = "templates"
 
 
@@ -57,9 +56,11 @@ def data_uri(path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("lessonbench", TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+def environment(folder: str = "") -> jinja2.Environment:
+    """Jinja2 over the templates in `folder` (the workflow's report_templates/), else the package's own copy."""
+    loader = jinja2.FileSystemLoader(folder) if folder else jinja2.PackageLoader("lessonbench", TEMPLATES)
+    env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True)
     env.filters.update(pct=pct, points=points, num=num, paired_diff=paired_diff, data_uri=data_uri, pvalue=pvalue)
     return env
 
@@ -104,14 +105,22 @@ def p_phrase(value, at_floor: bool = False) -> str:
 
 
 def digits_of(row: dict) -> int:
-    return 0 if row["unit"] == "epochs" else 1
+    return 1  # points and epochs alike: a restricted mean of epochs is not a whole number
 
 
 def effect_text(row: dict) -> str:
     """'+2.1 [+1.4, +2.8]' in the metric's unit (epochs with no decimals); a 90% interval says so."""
     d = digits_of(row)
     level = "" if abs(row["ci_level"] - 0.95) < 1e-9 else f" ({row['ci_level']:.0%})"
-    return f"{signed(row['effect'], d)} [{signed(row['ci_low'], d)}, {signed(row['ci_high'], d)}]{level}"
+    return f"{bound(row)}{signed(row['effect'], d)} [{signed(row['ci_low'], d)}, {signed(row['ci_high'], d)}]{level}"
+
+
+def bound(row: dict) -> str:
+    """'≤ ' for a time difference whose control never reached the target (its true time is longer than counted),
+    '≥ ' when the treatment never did; '' otherwise."""
+    if row["metric"] != "epochs_to_target" or row.get("reached_control") is None:
+        return ""
+    return "≤ " if row["reached_control"] == 0 else ("≥ " if row["reached_treatment"] == 0 else "")
 
 
 def side_text(row: dict, role: str) -> str:
@@ -123,7 +132,7 @@ def side_text(row: dict, role: str) -> str:
         reached, n = int(row[f"reached_{role}"]), row["n_pairs"]
         if reached == 0:
             return f"> {row['budget']} epochs (0/{n} reached)"
-        return f"{mean:.0f} epochs" + ("" if reached == n else f" (restricted; {reached}/{n} reached)")
+        return f"{mean:.1f} epochs" + ("" if reached == n else f" (restricted; {reached}/{n} reached)")
     return f"{mean:.1f} points" if row["metric"] == "train_val_gap" else f"{mean:.1f}%"
 
 
@@ -157,7 +166,9 @@ def verdict_text(row: dict) -> str:
         return f"no change larger than {row['margin']:g} {row['unit'] if row['unit'] == 'epochs' else 'point'}" + \
             ("s" if row["margin"] != 1 or row["unit"] == "epochs" else "")
     if row["verdict"] == "not shown" and row["detectable_effect"] is not None and not row["confounded"]:
-        return f"not shown (these seeds detect {row['detectable_effect']:.{digits_of(row)}f} {row['unit']} or more)"
+        beyond = "" if not row["threshold"] else f" beyond {signed(row['threshold'], digits_of(row))}"
+        return (f"not shown (these seeds detect {row['detectable_effect']:.{digits_of(row)}f} {row['unit']}"
+                f"{beyond} or more)")
     return row["verdict"]
 
 
@@ -341,13 +352,12 @@ def group_summaries(summaries: dict[str, str], order: list[str]) -> list[dict]:
     return [{"experiments": exps, "text": text} for text, exps in groups.items()]
 
 
-def render_html(context: dict) -> str:
-    return environment().get_template("report.html.j2").render(**context)
+def render_html(context: dict, templates: str = "") -> str:
+    return environment(templates).get_template("report.html.j2").render(**context)
 
 
-def render_pdf(html: str, path, store: str = "") -> None:
-    """WeasyPrint PDF; its dates come from the HTML's dcterms meta (SOURCE_DATE_EPOCH when set). store: where
-    the figures' PDF image streams are kept by content (empty: none), the same bytes either way."""
+def render_pdf(html: str, path) -> None:
+    """WeasyPrint PDF; its dates come from the HTML's dcterms meta (SOURCE_DATE_EPOCH when set)."""
     import weasyprint  # imported here: slow, and only this step needs it
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -369,92 +379,13 @@ def render_pdf(html: str, path, store: str = "") -> None:
             return super().fetch(url, headers)
 
     short = INLINE_FIGURE.sub(by_name, html)
-    with stored_image_streams(store):
-        pdf = weasyprint.HTML(string=short, url_fetcher=Figures()).write_pdf()  # self-contained: inline CSS
+    pdf = weasyprint.HTML(string=short, url_fetcher=Figures()).write_pdf()  # self-contained: inline CSS
     fileio.write_bytes(pdf, path)
 
 
 FIGURE_SCHEME = "lessonbench-figure"
 # an <img> whose source data_uri wrote (a title cannot make one: the template escapes its quotes)
 INLINE_FIGURE = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
-
-
-# The WeasyPrint whose image code stored_image_streams repeats; another version renders without the store.
-WEASYPRINT = "70.0"
-
-
-@contextmanager
-def stored_image_streams(store: str):
-    """For the block, WeasyPrint takes each PNG figure's PDF streams from the store when it holds them.
-
-    WeasyPrint decodes and re-encodes every PNG each time it writes a PDF (RasterImage.get_x_object: the RGB
-    pixels and the alpha mask, zlib-compressed again; about 1.5 s of the report's 33 figures, a quarter of the
-    render), and what it embeds depends only on the PNG's bytes. Kept by content (with the package's code and
-    Pillow's version in the key), a render re-encodes only the figures that changed since one before it. The
-    streams are the ones WeasyPrint would make, so the PDF's bytes are the same (tested)."""
-    import weasyprint
-    from weasyprint.images import RasterImage
-
-    if not store or weasyprint.__version__ != WEASYPRINT:
-        yield
-        return
-    original = RasterImage.get_x_object
-
-    def get_x_object(image, interpolate, dpi_ratio):
-        if dpi_ratio != 1 or image.format != "PNG" or image.mode not in ("RGB", "RGBA"):
-            return original(image, interpolate, dpi_ratio)
-        return png_x_object(image, interpolate, image_streams(image.image_data.data, image.mode, store))
-
-    RasterImage.get_x_object = get_x_object
-    try:
-        yield
-    finally:
-        RasterImage.get_x_object = original
-
-
-def image_streams(png: bytes, mode: str, store: str) -> tuple[bytes, bytes | None]:
-    """The PNG's pixels (RGB) and alpha mask (RGBA only) as WeasyPrint 70 embeds them, stored by content."""
-    import PIL
-    from PIL import Image
-    from weasyprint.images import RasterImage
-
-    from lessonbench.store import code_digest, kept
-
-    def encode() -> dict[str, bytes]:
-        image = Image.open(io.BytesIO(png))
-        streams = {}
-        if mode == "RGBA":
-            streams["alpha.bin"] = RasterImage._get_png_data(image.getchannel("A"))
-            image = image.convert("RGB")
-        streams["color.bin"] = RasterImage._get_png_data(image)
-        return streams
-
-    key = hashlib.sha256(b"\0".join([b"pdf image streams", WEASYPRINT.encode(), PIL.__version__.encode(),
-                                      code_digest().encode(), mode.encode(), png])).hexdigest()
-    streams = kept(store, key, encode, {"step": "pdf image streams", "what": f"{mode} PNG, {len(png)} bytes"})
-    return streams["color.bin"], streams.get("alpha.bin")
-
-
-def png_x_object(image, interpolate: bool, streams: tuple[bytes, bytes | None]):
-    """WeasyPrint 70's RasterImage.get_x_object for an RGB(A) PNG drawn at its own resolution, with the streams
-    given: the same dictionaries, keys in the same order, the image cache filled in the same order."""
-    import pydyf
-
-    color, alpha = streams
-    extra = pydyf.Dictionary({
-        "Type": "/XObject", "Subtype": "/Image", "Width": image.width, "Height": image.height,
-        "ColorSpace": "/DeviceRGB", "BitsPerComponent": 8, "Interpolate": "true" if interpolate else "false"})
-    extra["Filter"] = "/FlateDecode"
-    extra["DecodeParms"] = pydyf.Dictionary({"Predictor": 15, "Columns": image.width})
-    extra["DecodeParms"]["Colors"] = 3
-    if alpha is not None:
-        mask = image.cache_image_data(alpha, slot="streamalpha")
-        extra["SMask"] = pydyf.Stream([mask], extra={
-            "Filter": "/FlateDecode", "Type": "/XObject", "Subtype": "/Image",
-            "DecodeParms": pydyf.Dictionary({"Predictor": 15, "Columns": image.width}),
-            "Width": image.width, "Height": image.height, "ColorSpace": "/DeviceGray", "BitsPerComponent": 8,
-            "Interpolate": "true" if interpolate else "false"})
-    return pydyf.Stream([image.cache_image_data(color, slot="stream")], extra)
 
 
 def search_context(paths: dict, tables_dir: Path, board: pd.DataFrame, reproducible: bool) -> dict | None:
@@ -526,9 +457,9 @@ def render_report_step(args) -> None:
         now = ledger.entries({exp: specs[exp] for exp in order}, pd.read_parquet(tables_dir / "runs.parquet"),
                              tables["leaderboard"], build, info["date_iso"])
         context["changes"] = {**ledger.changes(ledger.previous(history), now), "ledger": args.ledger}
-    html = render_html(context)
+    html = render_html(context, args.templates)
     fileio.write_text(html, args.html)
-    render_pdf(html, args.pdf, args.store)
+    render_pdf(html, args.pdf)
     if args.ledger:  # only after the report is written: a failed build records nothing
         ledger.append(args.ledger, history, now)
         log(f"ledger: build {int(now['build'].iloc[0])} recorded in {args.ledger}")

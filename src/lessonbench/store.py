@@ -39,11 +39,11 @@ def file_digest(path) -> str:
 
 @functools.cache
 def code_digest() -> str:
-    """Every source file of the package: any code edit changes every key (never a stale reuse). Read once a
-    process: a job's code does not change while it runs."""
+    """Every source file of the package, in every folder, by its path: any code edit (or a module moved) changes
+    every key, never a stale reuse. Read once a process: a job's code does not change while it runs."""
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(PACKAGE.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -128,23 +128,6 @@ def keep(store, job_key: str, outputs: dict[str, str], about: dict) -> None:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def kept(store, key: str, make, about: dict) -> dict[str, bytes]:
-    """The named byte strings stored under key, or those `make()` returns, stored there first: a value computed
-    in a job and kept by content (a curve's band, a PDF image stream, a table's CSV rows). No store: make()."""
-    if not store:
-        return make()
-    entry = Path(store) / key[:2] / key
-    if (entry / "complete.json").exists():  # a complete entry is never written again (keep renames it in whole)
-        return {path.name: path.read_bytes() for path in sorted(entry.iterdir()) if path.name != "complete.json"}
-    made = make()
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = {name: Path(tmp) / name for name in made}
-        for name, data in made.items():
-            paths[name].write_bytes(data)
-        keep(store, key, paths, about)
-    return made
 
 
 def reuse_or_run(store, step: str, settings, inputs: dict[str, str], outputs: dict[str, str], run, log,

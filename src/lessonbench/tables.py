@@ -6,7 +6,6 @@ seeds x test samples); a validation accuracy's covers the seeds' (stats.mean_int
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -171,50 +170,6 @@ def summarise_points(points: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def write_by_experiment(frame: pd.DataFrame, path, store: str) -> None:
-    """fileio.write_table, with the CSV's rows formatted one experiment at a time and kept in the store by content
-    (csv_in_parts): the same file, without formatting again the numbers of the experiments an edit left alone
-    (formatting test_probs.csv's 72,000 rows was most of this step's time). No store: write_table."""
-    if not store or frame.empty:
-        fileio.write_table(frame, path)
-        return
-    stem = Path(path).with_suffix("")
-    fileio.write_parquet(frame, f"{stem}.parquet")
-    fileio.write_bytes(csv_in_parts(frame, "experiment", store), f"{stem}.csv")
-
-
-def csv_in_parts(frame, by: str, store: str) -> bytes:
-    """frame.to_csv(index=False, float_format=fileio.FLOAT_FORMAT) as UTF-8: its header, then each run of equal
-    `by` values formatted alone, from the store where it holds that run's text. Each cell is formatted on its own (its
-    column's dtype in the whole frame, which keys the run), so the parts join into the same text."""
-    from lessonbench.store import code_digest, kept
-
-    column = frame[by]
-    changed = (column != column.shift()).fillna(True).to_numpy(dtype=bool)
-    starts = [0, *(np.flatnonzero(changed[1:]) + 1).tolist(), len(frame)]
-    shape = json.dumps([[str(name), str(dtype)] for name, dtype in frame.dtypes.items()]).encode()
-    texts = [frame.iloc[:0].to_csv(None, index=False).encode()]
-    # what every part's key shares: the format, the code and the whole frame's columns and dtypes
-    common = hashlib.sha256(b"\0".join([b"csv rows", pd.__version__.encode(), fileio.FLOAT_FORMAT.encode(),
-                                        code_digest().encode(), shape]))
-    for start, stop in zip(starts[:-1], starts[1:]):
-        part = frame.iloc[start:stop]
-        digest = common.copy()
-        for name in part.columns:
-            values = part[name]
-            if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf":
-                digest.update(np.ascontiguousarray(values.to_numpy()).tobytes())
-            else:  # text, nullable integers: each value's repr, and where the gaps are
-                digest.update("\x1f".join(map(repr, values.tolist())).encode())
-                digest.update(values.isna().to_numpy().tobytes())
-        rows = kept(store, digest.hexdigest(),
-                    lambda part=part: {"rows.csv": part.to_csv(None, index=False, header=False,
-                                                               float_format=fileio.FLOAT_FORMAT).encode()},
-                    {"step": "csv rows", "what": f"{by}={column.iloc[start]}"})
-        texts.append(rows["rows.csv"])
-    return b"".join(texts)
-
-
 def collect_tables_step(args) -> None:
     # one file per experiment with runs: the configured ones in the config's order, then the search's choice
     # and the sweeps' best points (their spec files written by those steps); the prose is not needed here
@@ -223,12 +178,10 @@ def collect_tables_step(args) -> None:
                          for exp, s in specs.items()])
     runs = pd.concat([pd.read_parquet(p) for p in args.runs], ignore_index=True)
     out = Path(args.outdir)
-    # the two long tables' CSV rows are kept per experiment in the store: an edit formats only its own again
-    write_by_experiment(pd.concat([pd.read_parquet(p) for p in args.history], ignore_index=True), out / "history",
-                        args.store)
+    fileio.write_table(pd.concat([pd.read_parquet(p) for p in args.history], ignore_index=True), out / "history")
     fileio.write_table(runs, out / "runs")
     probs = pd.concat([pd.read_parquet(p) for p in args.test_probs], ignore_index=True)
-    write_by_experiment(probs, out / "test_probs", args.store)
+    fileio.write_table(probs, out / "test_probs")
     board = score_board(runs, meta, probs)
     fileio.write_table(board, out / "scores")
     fileio.write_table(showcase_table(board, runs, probs), out / "showcase")

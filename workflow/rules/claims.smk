@@ -38,7 +38,6 @@ rule draw_claims:
         CLAIM_FIGURES,
     params:
         tables=get_tables_dir,
-        store=STORE,
     log:
         "results/logs/draw_claims.log",
     priority: 1
@@ -49,5 +48,5 @@ rule draw_claims:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench draw_claims --tables {params.tables:q} --store={params.store:q}"
+        "python -m lessonbench draw_claims --tables {params.tables:q}"
         " --figures {output:q} > {log:q} 2>&1"

@@ -45,7 +45,7 @@ try:
     SEARCH_FILE = config.get("search_file")
     SEARCH = resolve_search(SEARCH_FILE, SPECS) if SEARCH_FILE not in (None, "", "null", "none") else None
     if SEARCH and TUNED in SPECS:
-        raise WorkflowError(f"an experiment is called {TUNED!r}, the name the search gives its choice; rename it")
+        sys.exit(f"lessonbench: an experiment is called {TUNED!r}, the name the search gives its choice; rename it")
     EXPERIMENTS = list(SPECS)
     SWEEPS_FILE = config.get("sweeps_file")
     SWEEPS = resolve_sweeps(SWEEPS_FILE, SPECS) if SWEEPS_FILE not in (None, "", "null", "none") else []
@@ -54,20 +54,20 @@ try:
     SWEEP_BEST = [f"{sweep['id']}_best" for sweep in SWEEPS]
     clash = set(SWEEP_BEST) & set(SPECS)
     if clash:
-        raise WorkflowError(f"experiment(s) {sorted(clash)} have the name a sweep gives its best point; rename them")
+        sys.exit(f"lessonbench: experiment(s) {sorted(clash)} have the name a sweep gives its best point; rename them")
     TRAINED = EXPERIMENTS + ([TUNED] if SEARCH else [])  # what train_experiment trains
     RUNS = TRAINED + SWEEP_BEST
     CLAIMS_FILE = config.get("claims_file")
     CLAIMS, CLAIMS_LEFT_OUT = (
         resolve_claims(CLAIMS_FILE, RUNS, later=lambda exp: exp == TUNED or exp.endswith("_best"))
         if CLAIMS_FILE not in (None, "", "null", "none") else ([], []))
-except ConfigError as err:
-    raise WorkflowError(f"invalid experiment file: {err}") from None
+except ConfigError as err:  # one message on stderr, no traceback into the workflow's code
+    sys.exit(f"lessonbench: invalid experiment file: {err}")
 
 SEARCHES = [f"{strategy}-{seed}" for strategy in ("random", "tpe") for seed in SEARCH["search_seeds"]] if SEARCH else []
 VERIFY = config.get("verify_experiment", EXPERIMENTS[-1])
 if VERIFY not in SPECS:
-    raise WorkflowError(f"config: verify_experiment: {VERIFY!r} is not an experiment; expected one of {EXPERIMENTS}")
+    sys.exit(f"lessonbench: config: verify_experiment: {VERIFY!r} is not an experiment; expected one of {EXPERIMENTS}")
 SECTIONS = list(dict.fromkeys([spec["section"] for spec in SPECS.values()] + ([SEARCH["tuned"]["section"]] if SEARCH else [])
                                + (["sensitivity"] if SWEEPS else [])))
 # Training and search ask the scheduler for a GPU when config says `device: cuda`.
@@ -83,7 +83,14 @@ LIB = "src/lessonbench/"
 # and the command's) and everything it imports from the package, transitively (imports.py reads them with ast):
 # a real edit reruns the steps that import the edited module and only those (checksummed: a touch reruns nothing).
 CODE = {step: source_files(LIB, [module]) for step, module in STEPS.items()}
-CODE["render_report"] += [f"{LIB}templates/report.html.j2", f"{LIB}templates/report.css"]
+# The report's Jinja2 template and stylesheet (config `report_templates`): an edit reruns the render only.
+TEMPLATES = config.get("report_templates") or "report_templates"
+TEMPLATE_FILES = [f"{TEMPLATES}/report.html.j2", f"{TEMPLATES}/report.css"]
+
+
+def get_templates_dir(wildcards, input):
+    """The folder of the render step's template files, as the render command's --templates."""
+    return str(Path(input.templates[0]).parent)
 
 
 def files_hash(paths) -> str:

@@ -11,7 +11,6 @@ rule draw_figures:
     params:
         sections=SECTIONS,
         tables=get_tables_dir,
-        store=STORE,
     log:
         "results/logs/draw_figures.log",
     resources:
@@ -21,7 +20,7 @@ rule draw_figures:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench draw_figures --tables {params.tables:q} --store={params.store:q} --split {input.split:q}"
+        "python -m lessonbench draw_figures --tables {params.tables:q} --split {input.split:q}"
         " --leaderboard {output.leaderboard:q} --small-multiples {output.small_multiples:q}"
         " --confusion {output.confusion:q} --errors {output.errors:q}"
         " --sections {params.sections:q} --section-figures {output.sections:q} > {log:q} 2>&1"

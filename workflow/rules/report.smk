@@ -1,6 +1,7 @@
 rule render_report:
     input:
         code=CODE["render_report"],
+        templates=TEMPLATE_FILES,
         section_titles=SECTION_TITLES_FILE,
         tables=rules.collect_tables.output,
         labelled_tables=rules.label_tables.output,
@@ -28,9 +29,9 @@ rule render_report:
         search=get_search_figures,
         sections=SECTIONS,
         tables=get_tables_dir,
+        templates=get_templates_dir,
         config_hash=config_hash(DATA, SPECS),
         threads=config["torch_threads"],
-        store=STORE,
         # read and appended to, never an output: Snakemake's deletion before a rerun cannot remove it
         ledger=config.get("ledger") or "",
     log:
@@ -48,8 +49,8 @@ rule render_report:
         " --sections {params.sections:q}"
         " --section-figures {input.sections:q} --claim-figures {input.claim_figures:q}"
         " --sensitivity-figure {input.sensitivity:q}"
-        " --config-hash {params.config_hash}"
-        " --section-titles {input.section_titles:q} --threads {params.threads} --store={params.store:q} --ledger {params.ledger:q} --html {output.html:q} --pdf {output.pdf:q}"
+        " --config-hash {params.config_hash} --templates {params.templates:q}"
+        " --section-titles {input.section_titles:q} --threads {params.threads} --ledger {params.ledger:q} --html {output.html:q} --pdf {output.pdf:q}"
         " --verification {input.verification:q} --search {params.search} --illustrations optimizer_paths={input.optimizer_paths:q}"
         " optimizer_paths_figure={input.optimizer_paths_figure:q} activations={input.activations:q}"
         " activations_settings={input.activations_settings:q}"

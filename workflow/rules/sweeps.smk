@@ -45,7 +45,6 @@ rule draw_sensitivity:
         SENSITIVITY_FIGURE or "results/figures/sensitivity.png",
     params:
         tables=get_tables_dir,
-        store=STORE,
     log:
         "results/logs/draw_sensitivity.log",
     resources:
@@ -55,4 +54,4 @@ rule draw_sensitivity:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench draw_sensitivity --tables {params.tables:q} --store={params.store:q} --figure {output:q} > {log:q} 2>&1"
+        "python -m lessonbench draw_sensitivity --tables {params.tables:q} --figure {output:q} > {log:q} 2>&1"

@@ -14,7 +14,6 @@ rule collect_tables:
     params:
         outdir=get_output_dir,
         tuned_base=SEARCH["base"] if SEARCH else "",
-        store=STORE,
     log:
         "results/logs/collect_tables.log",
     resources:
@@ -24,7 +23,7 @@ rule collect_tables:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench collect_tables --specs {input.specs:q} --outdir {params.outdir:q} --store={params.store:q}"
+        "python -m lessonbench collect_tables --specs {input.specs:q} --outdir {params.outdir:q}"
         " --runs {input.runs:q} --history {input.history:q} --test-probs {input.test_probs:q}"
         " --timing {input.timing:q} --split {input.split:q} --scaler {input.scaler:q} --tuned-base={params.tuned_base:q} --sweep-points {input.sweep_points:q}"
         " > {log:q} 2>&1"
