@@ -18,7 +18,7 @@ report: "workflow/report/workflow.rst"
 # A typo in the runtime config is one message (the field, the allowed keys, the closest one), then Snakemake's own
 # validation fills the schema's defaults.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from lessonbench.config import ConfigError, check_runtime_config
+from lessonbench.spec.files import ConfigError, check_runtime_config
 
 try:
     check_runtime_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")

@@ -54,8 +54,8 @@ def notebook_seconds() -> float:
     import torch
     from stacked_vs_lesson import lesson_loop
 
-    from lessonbench.config import resolve_experiments
-    from lessonbench.data import fit_scaler, load_part, split_digits
+    from lessonbench.engine.data import fit_scaler, load_part, split_digits
+    from lessonbench.spec.config import resolve_experiments
 
     torch.set_num_threads(1)
     data_settings, specs = resolve_experiments([ROOT / "experiments" / "lesson.yaml"])

@@ -17,9 +17,9 @@ Methods:
 - percentile: the percentile bootstrap (what lessonbench used first);
 - t: Student t;
 - bootstrap-t: the studentized bootstrap at every n (what lessonbench used before, from 5 values);
-- report: lessonbench.stats.mean_test, what the report uses (from 10 values the wider of Student t and
+- report: lessonbench.analysis.stats.mean_test, what the report uses (from 10 values the wider of Student t and
   bootstrap-t, Student t below, the exact sign-flip value when all differences are equal);
-- two-way: lessonbench.stats.two_way on a seeds x test-samples matrix of right/wrong answers (a seed's
+- two-way: lessonbench.analysis.stats.two_way on a seeds x test-samples matrix of right/wrong answers (a seed's
   accuracy varies, and the test samples are one draw of 360), what the report uses for test accuracies;
   its truth is the mean over seeds and over the population of test samples.
 """
@@ -31,7 +31,7 @@ import argparse
 import numpy as np
 from scipy import stats
 
-from lessonbench import stats as lbstats
+from lessonbench.analysis import stats as lbstats
 
 SHAPES = ("normal", "skewed", "tied", "paired")
 

@@ -7,7 +7,7 @@
 Part 1, per run, one process, the same torch thread count for both:
   - the lesson's loop as the lesson writes it: TensorDataset + DataLoader(batch_size=32, shuffle=True),
     nn.Sequential, one seed at a time, running train metrics and a validation pass per epoch;
-  - the stacked engine (lessonbench.training.train_stack) for K seeds at once, K = --stacks, with
+  - the stacked engine (lessonbench.engine.training.train_stack) for K seeds at once, K = --stacks, with
     per-epoch train and validation passes over the full sets (more work than the lesson's loop does).
   It prints seconds per run (one seed, all epochs) and the ratio lesson / stacked.
 
@@ -44,11 +44,11 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 import lessonbench  # noqa: E402,F401  (pins MKL's code path before the first matrix product)
-from lessonbench.config import resolve_experiments  # noqa: E402
-from lessonbench.data import fit_scaler, load_part, split_digits  # noqa: E402
-from lessonbench.models import build_model, init_weights  # noqa: E402
-from lessonbench.registries import build_optimizer  # noqa: E402
-from lessonbench.training import generators, train_stack  # noqa: E402
+from lessonbench.engine.data import fit_scaler, load_part, split_digits  # noqa: E402
+from lessonbench.engine.models import build_model, init_weights  # noqa: E402
+from lessonbench.engine.training import generators, train_stack  # noqa: E402
+from lessonbench.spec.config import resolve_experiments  # noqa: E402
+from lessonbench.spec.registries import build_optimizer  # noqa: E402
 
 
 def lesson_loop(spec: dict, seed: int, data: dict) -> float:
@@ -126,9 +126,9 @@ def search_speed(args) -> dict:
     """Trials per second of one search round, trained together (stacks) and one at a time, same trials."""
     import numpy as np
 
-    from lessonbench.config import resolve_search
-    from lessonbench.search import train_trials
-    from lessonbench.search_space import sample
+    from lessonbench.jobs.search import train_trials
+    from lessonbench.jobs.search_space import sample
+    from lessonbench.spec.studies import resolve_search
 
     torch.set_num_threads(args.threads)
     data_settings, specs = resolve_experiments([ROOT / "experiments" / "lesson.yaml"])

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lessonbench.config import ConfigError, resolve_experiments
-from lessonbench.data import fit_scaler, load_part, split_digits
+from lessonbench.engine.data import fit_scaler, load_part, split_digits
+from lessonbench.spec.config import resolve_experiments
+from lessonbench.spec.files import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = ROOT / "experiments" / "lesson.yaml"

@@ -7,10 +7,11 @@ import json
 import pytest
 
 from lessonbench.cli import main
-from lessonbench.config import canonical_json, training_spec
-from lessonbench.data import fit_scaler
-from lessonbench.experiment import seed_chunks
+from lessonbench.engine.data import fit_scaler
 from lessonbench.fileio import write_json, write_parquet
+from lessonbench.jobs.experiment import seed_chunks
+from lessonbench.spec.config import training_spec
+from lessonbench.spec.files import canonical_json
 
 FILES = ("history.parquet", "runs.parquet", "test_probs.parquet", "weights.pt")
 

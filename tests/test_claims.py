@@ -9,17 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lessonbench.claims import (
-    CONTRADICTED,
-    NO_EFFECT,
-    NOT_SHOWN,
-    SUPPORTED,
-    check_claims,
-    confounders,
-    decide,
-    seed_metrics,
-)
-from lessonbench.config import ConfigError, resolve_claims, resolve_sweeps, spec_diff, with_values
+from lessonbench.analysis.claim_metrics import seed_metrics
+from lessonbench.analysis.claims import CONTRADICTED, NO_EFFECT, NOT_SHOWN, SUPPORTED, check_claims, decide
+from lessonbench.analysis.factors import confounders
+from lessonbench.spec.config import spec_diff, with_values
+from lessonbench.spec.files import ConfigError
+from lessonbench.spec.studies import resolve_claims, resolve_sweeps
 
 from .conftest import ROOT, assert_names_field, probs_for
 
@@ -239,7 +234,7 @@ def test_claims_on_switched_off_steps_are_left_out(lesson):
 
 
 def test_time_to_target_is_apart_and_censored_seeds_have_none(lesson):
-    from lessonbench.claims import time_to_target
+    from lessonbench.analysis.claim_metrics import time_to_target
 
     runs, history = synthetic({"fast": 0.97, "never": 0.85}, epochs=5)
     per_seed = pd.concat([seed_metrics(history, runs, e, 5, 0.9).assign(claim="c") for e in ("fast", "never")])

@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-from lessonbench.config import ConfigError, canonical_json, resolve_experiments, training_spec
+from lessonbench.spec.config import resolve_experiments, training_spec
+from lessonbench.spec.files import ConfigError, canonical_json
 
 from .conftest import LESSON
 

@@ -8,7 +8,7 @@ from sklearn import datasets
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from lessonbench.data import PIXELS, fit_scaler, load_part
+from lessonbench.engine.data import PIXELS, fit_scaler, load_part
 
 
 def lesson_split():

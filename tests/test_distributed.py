@@ -19,10 +19,11 @@ from pathlib import Path
 import optuna
 import pytest
 
-from lessonbench.config import canonical_json, resolve_search
-from lessonbench.data import fit_scaler
+from lessonbench.engine.data import fit_scaler
 from lessonbench.fileio import write_json, write_parquet
-from lessonbench.search import run_search, search_data
+from lessonbench.jobs.search import run_search, search_data
+from lessonbench.spec.files import canonical_json
+from lessonbench.spec.studies import resolve_search
 
 from .conftest import ROOT, missing
 

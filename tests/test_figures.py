@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lessonbench import figures
+from lessonbench.report import figures
 
 
 def history(accuracy_shift: float = 0.0) -> pd.DataFrame:

@@ -7,8 +7,9 @@ import pytest
 import torch
 import yaml
 
-from lessonbench.config import resolve_illustrations
-from lessonbench.illustrations import (
+from lessonbench.engine.models import build_model, count_parameters
+from lessonbench.engine.training import train_stack
+from lessonbench.jobs.illustrations import (
     activation_stats,
     deep_activations,
     distinct_units,
@@ -16,8 +17,7 @@ from lessonbench.illustrations import (
     model_summary,
     optimizer_path,
 )
-from lessonbench.models import build_model, count_parameters
-from lessonbench.training import train_stack
+from lessonbench.spec.studies import resolve_illustrations
 
 from .conftest import ROOT, assert_names_field
 

@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 import lessonbench
-from lessonbench.config import resolve_claims, resolve_experiments, resolve_sweeps
-from lessonbench.report import environment
+from lessonbench.spec.studies import resolve_claims, resolve_sweeps
+from lessonbench.spec.config import resolve_experiments
+from lessonbench.report.render import environment
 
 assert Path(lessonbench.__file__).resolve().is_relative_to(Path(sys.argv[1]).resolve()), lessonbench.__file__
 data, specs = resolve_experiments([sys.argv[2] + "/experiments/lesson.yaml"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lessonbench import ledger
+from lessonbench.analysis import ledger
 
 
 def spec(lr: float) -> dict:

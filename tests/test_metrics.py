@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, log_loss
 
-from lessonbench.stacked import StackedMLP
-from lessonbench.tables import leaderboard_row, mean_interval, paired_differences
-from lessonbench.training import evaluate, generators
+from lessonbench.analysis.tables import leaderboard_row, mean_interval, paired_differences
+from lessonbench.engine.stacked import StackedMLP
+from lessonbench.engine.training import evaluate, generators
 
 from .conftest import probs_for
 

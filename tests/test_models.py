@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torchinfo import summary
 
-from lessonbench.models import build_model, count_parameters, init_weights
+from lessonbench.engine.models import build_model, count_parameters, init_weights
 
 LESSON_MODEL = {"hidden": [100, 50], "activation": "sigmoid", "batchnorm": False, "dropout": 0.0,
                 "init": {"name": "uniform", "a": 0.0, "b": 1.0}}

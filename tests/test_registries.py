@@ -6,8 +6,8 @@ import inspect
 
 import pytest
 
-from lessonbench.config import load_schema
-from lessonbench.registries import ACTIVATIONS, FUSED, INITS, OPTIMIZERS, build_optimizer, fuses_on
+from lessonbench.spec.files import load_schema
+from lessonbench.spec.registries import ACTIVATIONS, FUSED, INITS, OPTIMIZERS, build_optimizer, fuses_on
 
 SCHEMA = load_schema()["$defs"]
 

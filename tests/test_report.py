@@ -6,30 +6,30 @@ import math
 
 import pandas as pd
 
-from lessonbench import report
-from lessonbench.tables import data_table, make_leaderboard, showcase_table
+from lessonbench.analysis.tables import data_table, make_leaderboard, showcase_table
+from lessonbench.report import claims_page, numbers, render
 
 from .conftest import probs_for
 
 
 def test_filters_format_numbers_signs_and_missing_values():
-    assert report.pct(0.97314) == "97.3" and report.pct(None) == "–" and report.pct(float("nan"), 0) == "–"
-    assert report.points(0.012) == "+1.2" and report.points(-0.0049) == "-0.5"
-    assert report.num(1234.5) == "1,234.5" and report.num(7) == "7" and report.num(None) == "–"
-    assert report.pvalue(0.0123) == "0.012" and report.pvalue(0.0004) == "<0.001" and report.pvalue(None) == "–"
-    assert report.p_phrase(0.0004) == "p < 0.001" and report.p_phrase(0.2) == "p = 0.2"
-    assert report.signed(-3.0) == "−3.0" and report.signed(math.inf) == "+∞" and report.signed(-math.inf) == "−∞"
-    assert report.paired_diff({"diff_mean": 0.021, "diff_ci_low": 0.014, "diff_ci_high": 0.028}) == \
+    assert numbers.pct(0.97314) == "97.3" and numbers.pct(None) == "–" and numbers.pct(float("nan"), 0) == "–"
+    assert numbers.points(0.012) == "+1.2" and numbers.points(-0.0049) == "-0.5"
+    assert numbers.num(1234.5) == "1,234.5" and numbers.num(7) == "7" and numbers.num(None) == "–"
+    assert numbers.pvalue(0.0123) == "0.012" and numbers.pvalue(0.0004) == "<0.001" and numbers.pvalue(None) == "–"
+    assert numbers.p_phrase(0.0004) == "p < 0.001" and numbers.p_phrase(0.2) == "p = 0.2"
+    assert numbers.signed(-3.0) == "−3.0" and numbers.signed(math.inf) == "+∞" and numbers.signed(-math.inf) == "−∞"
+    assert numbers.paired_diff({"diff_mean": 0.021, "diff_ci_low": 0.014, "diff_ci_high": 0.028}) == \
         "+2.1 [+1.4, +2.8]"
-    assert report.paired_diff({"diff_mean": None}) == "–"
+    assert numbers.paired_diff({"diff_mean": None}) == "–"
     row = {"unit": "epochs", "metric": "epochs_to_target", "effect": -6.0, "ci_low": -9.0, "ci_high": -1.0,
            "ci_level": 0.95, "reached_treatment": 10, "reached_control": 10}
-    assert report.effect_text(row) == "−6.0 [−9.0, −1.0]"
-    assert report.effect_text({**row, "ci_level": 0.9}) == "−6.0 [−9.0, −1.0] (90%)"  # a TOST interval says so
-    assert report.effect_text({**row, "reached_control": 0}) == "≤ −6.0 [−9.0, −1.0]"  # SGD never got there
-    assert report.pvalue(0.0046, at_floor=True) == "<0.0046"  # the resampling floor: at most that
-    assert report.section_title("init", {"init": "Weight initialisation"}) == "Weight initialisation"
-    assert report.section_title("my_part", {}) == "My part"
+    assert claims_page.effect_text(row) == "−6.0 [−9.0, −1.0]"
+    assert claims_page.effect_text({**row, "ci_level": 0.9}) == "−6.0 [−9.0, −1.0] (90%)"  # a TOST interval says so
+    assert claims_page.effect_text({**row, "reached_control": 0}) == "≤ −6.0 [−9.0, −1.0]"  # SGD never got there
+    assert numbers.pvalue(0.0046, at_floor=True) == "<0.0046"  # the resampling floor: at most that
+    assert render.section_title("init", {"init": "Weight initialisation"}) == "Weight initialisation"
+    assert render.section_title("my_part", {}) == "My part"
 
 
 def runs(exp: str, accuracies: list[float], diverged=()) -> pd.DataFrame:
@@ -82,7 +82,7 @@ def test_leaderboard_ranks_by_mean_over_the_seeds_that_did_not_diverge():
 def test_context_gives_the_template_titles_counts_and_no_wall_times_when_reproducible():
     figures = {"sections": {"one": "one.png", "two": "two.png"}, "claims": {}, "sensitivity": None}
     info = {"reproducible": True, "section_titles": {"one": "Section one, from the file"}}
-    context = report.build_context(tables(), figures, info)
+    context = render.build_context(tables(), figures, info)
     assert context["best"]["experiment"] == "better" and context["baseline"] == "base"
     assert [s["title"] for s in context["sections"]] == ["Section one, from the file", "Two"]
     assert [e["experiment"] for e in context["sections"][0]["experiments"]] == ["base", "better"]
@@ -90,5 +90,5 @@ def test_context_gives_the_template_titles_counts_and_no_wall_times_when_reprodu
     assert context["origins"] == {"lesson": 1, "twin": 1, "added": 1, "search": 0, "sweep": 0}
     assert all(r["seconds_per_seed_mean"] is None for r in context["leaderboard"])  # left out: not reproducible
     assert context["claims"] is None and context["sensitivity"] is None and context["n_seeds"] == 3
-    context = report.build_context(tables(), figures, {**info, "reproducible": False})
+    context = render.build_context(tables(), figures, {**info, "reproducible": False})
     assert {r["seconds_per_seed_mean"] for r in context["leaderboard"]} == {1.5}

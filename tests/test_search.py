@@ -6,11 +6,11 @@ import copy
 
 import pytest
 
-from lessonbench import search
-from lessonbench.config import resolve_search
-from lessonbench.search import run_search, search_data, train_trials, trial_spec
-from lessonbench.search_space import narrow
-from lessonbench.training import train_stack
+from lessonbench.engine.training import train_stack
+from lessonbench.jobs import search
+from lessonbench.jobs.search import run_search, search_data, train_trials, trial_spec
+from lessonbench.jobs.search_space import narrow
+from lessonbench.spec.studies import resolve_search
 
 from .conftest import ROOT, assert_names_field
 
@@ -59,7 +59,7 @@ def test_narrowing_keeps_the_span_of_the_best():
 
 
 def test_the_search_gets_no_test_rows(split_frame, lesson):
-    from lessonbench.data import fit_scaler
+    from lessonbench.engine.data import fit_scaler
 
     scaler = fit_scaler(split_frame, "train")
     with pytest.raises(ValueError, match="test rows"):

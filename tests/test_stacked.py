@@ -14,10 +14,10 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 
-from lessonbench.models import build_model, init_weights
-from lessonbench.registries import OPTIMIZERS, build_optimizer
-from lessonbench.stacked import StackedMLP, dropout_noise
-from lessonbench.training import evaluate, generators, resolve_device, seed_losses, train_epoch, train_stack
+from lessonbench.engine.models import build_model, init_weights
+from lessonbench.engine.stacked import StackedMLP, dropout_noise
+from lessonbench.engine.training import evaluate, generators, resolve_device, seed_losses, train_epoch, train_stack
+from lessonbench.spec.registries import OPTIMIZERS, build_optimizer
 
 from .conftest import LESSON
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from lessonbench import stats
+from lessonbench.analysis import stats
 
 from .conftest import ROOT
 

@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
-from lessonbench.config import resolve_sweeps, with_values
-from lessonbench.data import fit_scaler
-from lessonbench.experiment import run_experiment, write_experiment
+from lessonbench.analysis.tables import summarise_points
+from lessonbench.engine.data import fit_scaler
 from lessonbench.fileio import write_json, write_parquet
-from lessonbench.sweeps import run_sweep
-from lessonbench.tables import summarise_points
+from lessonbench.jobs.experiment import run_experiment, write_experiment
+from lessonbench.jobs.sweeps import run_sweep
+from lessonbench.spec.config import with_values
+from lessonbench.spec.studies import resolve_sweeps
 
 from .conftest import ROOT, assert_names_field
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from lessonbench.training import seed_streams, summarise_stack, train_stack
+from lessonbench.engine.training import seed_streams, summarise_stack, train_stack
 
 from .conftest import LESSON
 

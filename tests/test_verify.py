@@ -1,6 +1,6 @@
 """The determinism check notices a single changed byte."""
 
-from lessonbench.verify import compare_files
+from lessonbench.jobs.verify import compare_files
 
 
 def test_compare_files_finds_a_changed_byte(tmp_path):

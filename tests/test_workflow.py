@@ -638,14 +638,14 @@ def test_title_edit_plans_what_the_readme_says(tree):
 
 def test_code_inputs_follow_the_imports(tree):
     """A new module reruns nothing until a step imports it; imported by the ledger, it reruns only the report."""
-    extra = tree / "src/lessonbench/extra.py"
-    ledger = tree / "src/lessonbench/ledger.py"
+    extra = tree / "src/lessonbench/analysis/extra.py"
+    ledger = tree / "src/lessonbench/analysis/ledger.py"
     original = ledger.read_text()
     extra.write_text("VALUE = 1\n")
     try:
         assert planned(tree) == {}
-        ledger.write_text(original.replace("from lessonbench import fileio, stats",
-                                           "from lessonbench import extra, fileio, stats  # noqa: F401"))
+        ledger.write_text(original.replace("from lessonbench.analysis import stats",
+                                           "from lessonbench.analysis import extra, stats  # noqa: F401"))
         assert planned(tree) == {"render_report": [""]}
     finally:
         ledger.write_text(original)

@@ -15,26 +15,26 @@ from pathlib import Path
 # Each step's one name: the rule's, the command's (`python -m lessonbench NAME`) and, as NAME_step, the
 # library function's; the value is the module that holds it (and whose imports are the step's code inputs).
 STEPS = {
-    "prepare_data": "data",
-    "train_experiment": "experiment",  # also train_chunk's command (a chunk is --seeds)
-    "combine_chunks": "experiment",
-    "collect_tables": "tables",
-    "label_tables": "tables",
-    "check_claims": "claims",
-    "train_sweep": "sweeps",
-    "draw_sensitivity": "figures_claims",
-    "draw_claims": "figures_claims",
-    "draw_figures": "figures",
-    "render_report": "report",
-    "verify_determinism": "verify",
-    "verify": "verify",
-    "draw_optimizer_paths": "figures_lesson",
-    "draw_activations": "figures_lesson",
-    "measure_symmetry": "figures_lesson",
-    "summarise_models": "figures_lesson",
-    "search": "search",
-    "search_worker": "search",
-    "summarise_search": "figures_search",
+    "prepare_data": "engine.data",
+    "train_experiment": "jobs.experiment",  # also train_chunk's command (a chunk is --seeds)
+    "combine_chunks": "jobs.experiment",
+    "collect_tables": "analysis.tables",
+    "label_tables": "analysis.tables",
+    "check_claims": "analysis.claims",
+    "train_sweep": "jobs.sweeps",
+    "draw_sensitivity": "report.figures_claims",
+    "draw_claims": "report.figures_claims",
+    "draw_figures": "report.figures",
+    "render_report": "report.render",
+    "verify_determinism": "jobs.verify",
+    "verify": "jobs.verify",
+    "draw_optimizer_paths": "report.figures_lesson",
+    "draw_activations": "report.figures_lesson",
+    "measure_symmetry": "report.figures_lesson",
+    "summarise_models": "report.figures_lesson",
+    "search": "jobs.search",
+    "search_worker": "jobs.search",
+    "summarise_search": "report.figures_search",
 }
 
 

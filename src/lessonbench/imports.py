@@ -20,7 +20,8 @@ ENTRY = ("__init__", "__main__", "cli")
 
 
 def imported(path: Path) -> set[str]:
-    """Names of the package modules that one source file imports (anywhere in it)."""
+    """Dotted names (under the package: 'analysis.stats', 'fileio') of the package modules that one source file
+    imports (anywhere in it); a name a subpackage's __init__ defines counts as that subpackage."""
     stat = Path(path).stat()  # each file is parsed once per version, however many steps import it
     return set(_imported(str(path), stat.st_mtime_ns, stat.st_size))
 
@@ -46,8 +47,8 @@ def import_statements(text: str) -> str:
 @cache
 def _imported(name: str, mtime_ns: int, size: int) -> frozenset[str]:
     path = Path(name)
+    root = package_root(path)
     found = set()
-    package = path.parent
     text = path.read_text()
     try:
         tree = ast.parse(import_statements(text))
@@ -58,18 +59,47 @@ def _imported(name: str, mtime_ns: int, size: int) -> frozenset[str]:
             parts = node.module.split(".")
             if parts[0] != PACKAGE:
                 continue
-            if len(parts) > 1:
-                found.add(parts[1])
-            else:  # from lessonbench import fileio, stats
-                found |= {alias.name for alias in node.names if (package / f"{alias.name}.py").exists()}
+            base = ".".join(parts[1:])
+            if base and is_module(root, base):  # from lessonbench.analysis.stats import mean_test
+                found.add(base)
+            for alias in node.names:  # from lessonbench.analysis import stats; from lessonbench import fileio
+                dotted = f"{base}.{alias.name}" if base else alias.name
+                if is_module(root, dotted):
+                    found.add(dotted)
+                elif base:
+                    found.add(base)  # a name defined in the subpackage's __init__
         elif isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[1] for alias in node.names
-                      if alias.name.startswith(PACKAGE + ".")}
+            found |= {alias.name.split(".", 1)[1] for alias in node.names if alias.name.startswith(PACKAGE + ".")}
     return frozenset(found)
 
 
+def package_root(path: Path) -> Path:
+    """The package's folder (the one named PACKAGE) above a source file."""
+    for parent in Path(path).resolve().parents:
+        if parent.name == PACKAGE:
+            return parent
+    raise ValueError(f"{path} is not inside the {PACKAGE} package")
+
+
+def module_file(package_dir: Path, dotted: str) -> Path:
+    """'analysis.stats' -> package_dir/analysis/stats.py; 'analysis' (a subpackage) -> its __init__.py."""
+    base = Path(package_dir) / dotted.replace(".", "/")
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+def is_module(package_dir: Path, dotted: str) -> bool:
+    return module_file(package_dir, dotted).exists()
+
+
+def with_parents(dotted: str) -> list[str]:
+    """A module and the subpackages Python runs on the way to it: 'analysis.stats' -> ['analysis', 'analysis.stats']."""
+    parts = dotted.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
 def closure(package_dir, modules) -> list[str]:
-    """The modules `modules` import from the package, transitively, themselves and ENTRY included; sorted."""
+    """The modules `modules` import from the package, transitively, themselves, the subpackages on the way
+    (their __init__) and ENTRY included, as dotted names; sorted."""
     package_dir = Path(package_dir)
     seen: set[str] = set()
     todo = list(ENTRY) + list(modules)
@@ -77,14 +107,16 @@ def closure(package_dir, modules) -> list[str]:
         name = todo.pop()
         if name in seen:
             continue
-        path = package_dir / f"{name}.py"
+        path = module_file(package_dir, name)
         if not path.exists():
             raise FileNotFoundError(f"{path}: module {name!r} of the package is missing")
         seen.add(name)
+        todo.extend(set(with_parents(name)) - seen)
         todo.extend(imported(path) - seen)
     return sorted(seen)
 
 
 def source_files(package_dir, modules) -> list[str]:
     """The source files of closure(package_dir, modules), as paths under package_dir."""
-    return [f"{Path(package_dir).as_posix().rstrip('/')}/{name}.py" for name in closure(package_dir, modules)]
+    root = Path(package_dir)
+    return [module_file(root, name).as_posix() for name in closure(root, modules)]

@@ -22,21 +22,9 @@ from lessonbench.fileio import write_text
 from lessonbench.cli import STEPS
 from lessonbench import store
 from lessonbench.imports import source_files
-from lessonbench.config import (
-    PROSE,
-    TUNED,
-    ConfigError,
-    canonical_json,
-    config_hash,
-    resolve_experiments,
-    resolve_claims,
-    resolve_illustrations,
-    resolve_search,
-    resolve_sections,
-    resolve_sweeps,
-    sweep_point_spec,
-    training_spec,
-)
+from lessonbench.spec.config import PROSE, TUNED, config_hash, resolve_experiments, resolve_sections, sweep_point_spec, training_spec
+from lessonbench.spec.files import ConfigError, canonical_json
+from lessonbench.spec.studies import resolve_claims, resolve_illustrations, resolve_search, resolve_sweeps
 
 try:
     DATA, SPECS = resolve_experiments(config["experiment_files"])

@@ -14,8 +14,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from lessonbench import fileio  # noqa: E402
-from lessonbench.figures import WIDTH, save  # noqa: E402
 from lessonbench.fileio import log  # noqa: E402
+from lessonbench.report.figures import WIDTH, save  # noqa: E402
 
 STRATEGY_LABELS = {"random": "narrowing random search (the lesson's)", "tpe": "Optuna TPE, whole space"}
 STRATEGY_COLOURS = {"random": "#1f77b4", "tpe": "#d62728"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lessonbench.registries import ACTIVATIONS, INITS, split_name
+from lessonbench.spec.registries import ACTIVATIONS, INITS, split_name
 
 N_FEATURES = 64  # 8x8 pixels
 N_CLASSES = 10

@@ -9,10 +9,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from lessonbench import fileio, illustrations  # noqa: E402
-from lessonbench.data import load_part, read_scaler  # noqa: E402
-from lessonbench.figures import WIDTH, save  # noqa: E402
+from lessonbench import fileio
+from lessonbench.engine.data import load_part, read_scaler  # noqa: E402
 from lessonbench.fileio import log  # noqa: E402
+from lessonbench.jobs import illustrations  # noqa: E402
+from lessonbench.report.figures import WIDTH, save  # noqa: E402
 
 
 def plot_optimizer_paths(paths: pd.DataFrame):

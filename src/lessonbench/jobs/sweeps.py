@@ -26,12 +26,12 @@ import pandas as pd
 import torch
 
 from lessonbench import fileio, store
-from lessonbench.config import sweep_point_spec, training_spec
-from lessonbench.data import load_part, read_scaler
-from lessonbench.experiment import forked_starmap, usable_processes, write_experiment
+from lessonbench.engine.data import load_part, read_scaler
+from lessonbench.engine.stacked import StackedMLP
+from lessonbench.engine.training import StackRun, history_frame, resolve_device, summarise_stack, train_stack
 from lessonbench.fileio import log
-from lessonbench.stacked import StackedMLP
-from lessonbench.training import StackRun, history_frame, resolve_device, summarise_stack, train_stack
+from lessonbench.jobs.experiment import forked_starmap, usable_processes, write_experiment
+from lessonbench.spec.config import sweep_point_spec, training_spec
 
 CHANCE = 0.1  # validation accuracy of a diverged seed: non-finite outputs predict one class of ten
 

@@ -23,24 +23,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lessonbench import fileio, stats
-from lessonbench.config import spec_diff, within
+from lessonbench import fileio
+from lessonbench.analysis import stats
+from lessonbench.analysis.claim_metrics import (
+    METRICS,
+    correct_matrix,
+    difference,
+    seed_metrics,
+    side_values,
+    time_to_target,
+)
+from lessonbench.analysis.factors import claimed_diff, confounders, describe
 from lessonbench.fileio import log
-from lessonbench.testset import right_wrong
 
 ALPHA = 0.05  # family-wise error rate over the claims' primary tests (Holm)
-CHANCE = 0.1  # accuracy of a diverged model: non-finite outputs predict one class of ten
 POWER = 0.8  # of the smallest effect the seeds could detect
 SUPPORTED, CONTRADICTED, NO_EFFECT, NOT_SHOWN = "supported", "contradicted", "no effect", "not shown"
 VERDICTS = (SUPPORTED, CONTRADICTED, NO_EFFECT, NOT_SHOWN)
-METRICS = {  # name -> label, unit, whether it is read off the curves at the budget epoch
-    "test_accuracy": ("final test accuracy", "points", False),
-    "val_accuracy": ("validation accuracy at epoch {budget}", "points", True),
-    "best_val_accuracy": ("best validation accuracy up to epoch {budget}", "points", True),
-    "val_accuracy_auc": ("mean validation accuracy over epochs 1-{budget}", "points", True),
-    "train_val_gap": ("train - validation accuracy at epoch {budget}", "points", True),
-    "epochs_to_target": ("epochs to {target:.0%} validation accuracy", "epochs", True),
-}
 RULE = (f"Each claim has one primary metric, declared in the claims file; the primary tests of all unconfounded "
         f"claims are corrected together (Holm's step-down), which keeps the chance of any false verdict on this page "
         f"at most {ALPHA:.0%}. The intervals shown are unadjusted; the verdicts use the Holm-adjusted p-values, so an "
@@ -51,113 +50,6 @@ RULE = (f"Each claim has one primary metric, declared in the claims file; the pr
         f"Secondary metrics are shown for context, with unadjusted p-values and no verdict. A comparison whose "
         f"experiments differ in more than the claimed factor, that rests on a best value at the edge of its sweep's "
         f"grid, or whose treatment underfits, is never more than not shown.")
-
-
-def seed_metrics(history: pd.DataFrame, runs: pd.DataFrame, experiment: str, budget: int,
-                 target: float) -> pd.DataFrame:
-    """Every metric of every seed of one experiment, curve metrics at epoch `budget`, in report units.
-
-    Accuracies are in percent. A seed that diverged counts as a model at chance accuracy from its
-    divergence on (its validation curve is extended with CHANCE) and its train-validation gap is
-    missing; a seed that never reaches the target counts budget + 1 epochs (`reached_target` False).
-    """
-    hist = history[(history["experiment"] == experiment) & (history["epoch"] <= budget)]
-    wide = hist.pivot_table(index="seed", columns=["split", "epoch"], values="accuracy")
-    rows = []
-    for run in runs[runs["experiment"] == experiment].itertuples():
-        val, train = np.full(budget, CHANCE), np.full(budget, np.nan)
-        if run.seed in wide.index and "val" in wide.columns.get_level_values(0):
-            for split, curve in (("val", val), ("train", train)):
-                series = wide.loc[run.seed, split].dropna()
-                curve[series.index.to_numpy(dtype=int) - 1] = series.to_numpy()
-        reached = np.flatnonzero(val >= target)
-        test = CHANCE if pd.notna(run.diverged_epoch) else run.final_test_accuracy
-        rows.append({"experiment": experiment, "seed": int(run.seed), "budget": budget,
-                     "test_accuracy": 100 * test, "val_accuracy": 100 * val[-1],
-                     "best_val_accuracy": 100 * val.max(), "val_accuracy_auc": 100 * val.mean(),
-                     "train_val_gap": 100 * (train[-1] - val[-1]),
-                     "epochs_to_target": float(reached[0] + 1) if len(reached) else float(budget + 1),
-                     "reached_target": bool(len(reached)), "train_accuracy": 100 * train[-1]})
-    return pd.DataFrame(rows)
-
-
-def correct_matrix(probs: pd.DataFrame, runs: pd.DataFrame, experiment: str) -> pd.DataFrame:
-    """seeds x test samples, 100 where the seed's model got the sample right, else 0 (a diverged seed: 100 x
-    CHANCE everywhere, as its accuracy counts)."""
-    matrix = 100 * right_wrong(probs, experiment)
-    diverged = runs[(runs["experiment"] == experiment) & runs["diverged_epoch"].notna()]["seed"]
-    matrix.loc[matrix.index.isin(diverged)] = 100 * CHANCE
-    return matrix
-
-
-def side_values(source: dict, ids: list[str], metric: str):
-    """Per-seed values of one side, one experiment's or a - b for a pair: a Series from the seed metrics, or for
-    test accuracy a seeds x samples frame from the right/wrong matrices."""
-    values = [source[exp] if metric == "test_accuracy" else source[exp].set_index("seed")[metric] for exp in ids]
-    return values[0] if len(values) == 1 else difference(values[0], values[1])
-
-
-def difference(a, b):
-    """a - b on the seeds (and test samples) both have."""
-    a, b = a.align(b, join="inner")
-    return a - b
-
-
-def confounders(claim: dict, specs: dict, metric: str, budget: int) -> dict:
-    """Settings that differ between the compared experiments beyond the claimed factor.
-
-    Seeds never count (the comparison pairs the seeds both have); epochs do not count for a curve
-    metric read at a budget both experiments reached. For an interaction, the cross pairs (a vs c,
-    b vs d) must differ in the claimed factor only, and the two inner pairs (a vs b, c vs d) alike.
-    """
-    pairs = list(zip(claim["treatment"], claim["control"]))
-    diffs = {}
-    for t, c in pairs:
-        for key, values in spec_diff(specs[t], specs[c]).items():
-            if key == "seeds" or within(key, claim["factor"]):
-                continue
-            if key == "epochs" and METRICS[metric][2] and min(values) >= budget:
-                continue
-            diffs[f"{key} ({t} vs {c})" if len(pairs) > 1 else key] = values
-    if len(claim["treatment"]) == 2:
-        inner = [{k: v for k, v in spec_diff(specs[a], specs[b]).items() if k not in ("seeds", "epochs")}
-                 for a, b in (claim["treatment"], claim["control"])]
-        if inner[0] != inner[1]:
-            diffs["the two pairs vary different settings"] = (sorted(inner[0]), sorted(inner[1]))
-    return diffs
-
-
-def claimed_diff(claim: dict, specs: dict) -> dict:
-    """The claimed factor's settings that differ between treatment and control (first pair)."""
-    return {k: v for k, v in spec_diff(specs[claim["treatment"][0]], specs[claim["control"][0]]).items()
-            if within(k, claim["factor"])}
-
-
-def compact(diff: dict) -> dict:
-    """A block whose `name` differs (another optimizer or initialiser) shown whole: 'model.init' -> two calls."""
-    out = dict(diff)
-    for key in [k for k in diff if k.endswith(".name")]:
-        block = key[: -len(".name")]
-        parts = {k: v for k, v in out.items() if k.startswith(block + ".")}
-        calls = []
-        for side in (0, 1):
-            args = ", ".join(f"{k[len(block) + 1:]}={show(v[side])}" for k, v in parts.items()
-                             if k != key and v[side] is not None)
-            calls.append(f"{parts[key][side]}({args})")
-        for k in parts:
-            del out[k]
-        out[block] = tuple(calls)
-    return out
-
-
-def show(value) -> str:
-    return "–" if value is None else (f"{value:.3g}" if isinstance(value, float) else str(value))
-
-
-def describe(diff: dict) -> str:
-    """"optimizer.momentum 0.9 vs –; model.init xavier_uniform() vs uniform(a=0.0, b=1.0)"."""
-    return "; ".join(f"{k}: {a} vs {b}" if isinstance(a, list) else f"{k} {show(a)} vs {show(b)}"
-                     for k, (a, b) in compact(diff).items())
 
 
 def run_test(diff, threshold: float, margin: float | None, equivalence: bool) -> tuple[dict, dict | None]:
@@ -293,23 +185,6 @@ def check_claims(claims: list[dict], specs: dict, runs: pd.DataFrame, history: p
     columns = ["claim", "experiment", "seed", "budget", *METRICS, "reached_target", "train_accuracy"]
     per_seed = pd.concat(seeds, ignore_index=True)[columns] if seeds else pd.DataFrame(columns=columns)
     return table, per_seed
-
-
-def time_to_target(per_seed: pd.DataFrame, timings: pd.DataFrame, specs: dict) -> pd.DataFrame:
-    """Wall-clock seconds to the target per claim, experiment and seed: not deterministic, kept apart.
-
-    The seeds of an experiment train together, so a seed's epoch costs the stack's time per seed over the
-    epochs run; a seed that never reached the target has no time (NaN).
-    """
-    columns = ["claim", "experiment", "seed", "epochs_to_target", "seconds_to_target"]
-    if per_seed.empty or timings.empty:
-        return pd.DataFrame(columns=columns)
-    per_epoch = {row.experiment: row.seconds_per_seed_mean / specs[row.experiment]["epochs"]
-                 for row in timings.itertuples() if row.experiment in specs}
-    out = per_seed[columns[:4]].copy()
-    seconds = out["epochs_to_target"] * out["experiment"].map(per_epoch)
-    out["seconds_to_target"] = seconds.where(per_seed["reached_target"].to_numpy(dtype=bool))
-    return out
 
 
 def grid_edges(tables: Path) -> dict:

@@ -37,12 +37,13 @@ import pandas as pd
 import torch
 
 from lessonbench import fileio
-from lessonbench.config import TUNED, canonical_json, with_values
-from lessonbench.data import load_part, read_scaler
+from lessonbench.engine.data import load_part, read_scaler
+from lessonbench.engine.training import build_stack, evaluate, resolve_device
 from lessonbench.fileio import log
-from lessonbench.search_space import PER_ROW, distributions, narrow, round_seed, sample
+from lessonbench.jobs.search_space import PER_ROW, distributions, narrow, round_seed, sample
+from lessonbench.spec.config import TUNED, with_values
+from lessonbench.spec.files import canonical_json
 from lessonbench.store import exclusive
-from lessonbench.training import build_stack, evaluate, resolve_device
 
 STRATEGIES = ("random", "tpe")
 STATES = optuna.trial.TrialState

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from lessonbench.figures import WIDTH, colors, drawn, mean_band, of_experiments, plt
 from lessonbench.fileio import log
+from lessonbench.report.figures import WIDTH, colors, drawn, mean_band, of_experiments, plt
 
 FONT = 8
 

@@ -7,9 +7,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lessonbench import fileio, provenance
-from lessonbench.experiment import run_experiment, write_experiment
+from lessonbench import fileio
 from lessonbench.fileio import log
+from lessonbench.jobs.experiment import run_experiment, write_experiment
+from lessonbench.report import provenance
 
 DETERMINISTIC_OUTPUTS = ("history", "runs", "test_probs", "weights")
 

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from lessonbench import fileio, stats
-from lessonbench.config import canonical_json, flatten, training_spec
+from lessonbench import fileio
+from lessonbench.analysis import stats
+from lessonbench.spec.config import flatten, training_spec
+from lessonbench.spec.files import canonical_json
 
 COLUMNS = ["build", "date", "experiment", "spec_hash", "settings", "seeds", "test_accuracy_mean",
            "test_accuracy_ci_low", "test_accuracy_ci_high", "seed_accuracies"]

@@ -17,9 +17,9 @@ import pandas as pd
 import torch
 
 from lessonbench import fileio, store
-from lessonbench.data import load_part, read_scaler
+from lessonbench.engine.data import load_part, read_scaler
+from lessonbench.engine.training import history_frame, summarise_stack, train_stack
 from lessonbench.fileio import log
-from lessonbench.training import history_frame, summarise_stack, train_stack
 
 
 def run_experiment(exp_id: str, spec: dict, split_path, scaler_path, threads: int, device: str = "cpu",

@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lessonbench.models import N_CLASSES, N_FEATURES, build_model
-from lessonbench.registries import ACTIVATIONS, INITS, split_name
+from lessonbench.engine.models import N_CLASSES, N_FEATURES, build_model
+from lessonbench.spec.registries import ACTIVATIONS, INITS, split_name
 
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults
 

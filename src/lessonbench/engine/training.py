@@ -12,9 +12,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from lessonbench.models import N_CLASSES
-from lessonbench.registries import build_optimizer
-from lessonbench.stacked import StackedMLP, dropout_noise
+from lessonbench.engine.models import N_CLASSES
+from lessonbench.engine.stacked import StackedMLP, dropout_noise
+from lessonbench.spec.registries import build_optimizer
 
 STREAMS = ("init", "shuffle", "dropout")
 HISTORY_DTYPES = {"seed": "int64", "epoch": "int64", "split": "str", "loss": "float64", "accuracy": "float64"}

@@ -11,8 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from lessonbench import fileio, stats  # noqa: E402
-from lessonbench.data import PIXELS  # noqa: E402
+from lessonbench import fileio
+from lessonbench.analysis import stats  # noqa: E402
+from lessonbench.engine.data import PIXELS  # noqa: E402
 from lessonbench.fileio import log  # noqa: E402
 
 DPI = 150

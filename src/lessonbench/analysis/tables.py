@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from lessonbench import fileio
-from lessonbench.config import TUNED
+from lessonbench.analysis.stats import mean_interval, two_way
+from lessonbench.analysis.testset import right_wrong
 from lessonbench.fileio import log
-from lessonbench.stats import mean_interval, two_way
-from lessonbench.testset import right_wrong
+from lessonbench.spec.config import TUNED
 
 ACCURACY = (0.0, 1.0)  # where an accuracy's interval must stay
 

@@ -9,8 +9,8 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from torch import nn
 from torchinfo import summary
 
-from lessonbench.models import N_FEATURES, build_model, init_weights
-from lessonbench.registries import ACTIVATIONS, INITS, build_optimizer, split_name
+from lessonbench.engine.models import N_FEATURES, build_model, init_weights
+from lessonbench.spec.registries import ACTIVATIONS, INITS, build_optimizer, split_name
 
 
 def bowl(p: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,1 @@
+"""One module per kind of workflow job that trains or searches: experiments, sweeps, searches, pictures."""

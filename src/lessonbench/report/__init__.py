@@ -1,0 +1,1 @@
+"""The report: figures, the context the template shows, the HTML and the PDF."""

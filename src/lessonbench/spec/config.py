@@ -1,0 +1,140 @@
+"""Experiment files to resolved specs: defaults merged, the split checked, a spec's numbers apart from its words."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+
+from lessonbench.spec.files import ConfigError, canonical_json, load_schema, read_yaml, validate
+
+N_DIGITS = 1797  # samples in sklearn.datasets.load_digits
+DATA_DEFAULTS = {"scaler_fit": "train", "test_size": 0.2, "val_size": 360, "split_seed": 42}
+TRAINING_KEYS = ("seeds", "epochs", "batch_size", "model", "optimizer")
+PROSE = ("title", "description")  # an experiment's words: only label_tables and the report read them
+
+
+def merge(default: dict, override: dict) -> dict:
+    """Deep-merge override into default; a block with a `name` replaces the default block whole."""
+    out = copy.deepcopy(default)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and "name" not in value:
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def split_sizes(data: dict) -> dict:
+    """Sample counts of the train/val/test parts, as sklearn's train_test_split makes them."""
+    n_test = math.ceil(data["test_size"] * N_DIGITS)
+    n_val = data["val_size"]
+    return {"train": N_DIGITS - n_test - n_val, "val": n_val, "test": n_test}
+
+
+def resolve_file(path, schema: dict | None = None) -> tuple[dict, dict]:
+    """Validate one experiment file; return (data settings, {id: resolved spec})."""
+    schema = schema or load_schema()
+    doc = read_yaml(path)
+    validate(doc, path, schema)
+    data = {**DATA_DEFAULTS, **doc.get("data", {})}
+    sizes = split_sizes(data)
+    if sizes["train"] < 1:
+        raise ConfigError(path, "data.val_size", f"leaves {sizes['train']} training samples; expected at least 1")
+    specs = {}
+    for exp_id, entry in doc["experiments"].items():
+        body = {"section": "other", "title": exp_id, "description": "", "origin": "added",
+                **merge(doc.get("defaults", {}), entry)}
+        validate(body, path, schema, ref="resolved_experiment", prefix=f"experiments.{exp_id}")
+        spec = {"id": exp_id, **body}
+        if spec["batch_size"] > sizes["train"]:
+            raise ConfigError(
+                path, f"experiments.{exp_id}.batch_size",
+                f"{spec['batch_size']} is larger than the {sizes['train']} training samples",
+            )
+        specs[exp_id] = spec
+    return data, specs
+
+
+def resolve_sections(paths) -> dict[str, str]:
+    """Section titles from the experiment files' `sections` blocks ({name: title}); a later file may override."""
+    titles: dict[str, str] = {}
+    for path in paths:
+        titles.update(read_yaml(path).get("sections", {}))
+    return titles
+
+
+def resolve_experiments(paths) -> tuple[dict, dict]:
+    """Resolve several experiment files into (data settings, {id: spec}); ids must be unique."""
+    schema = load_schema()
+    data, specs, origin = None, {}, {}
+    for path in paths:
+        file_data, file_specs = resolve_file(path, schema)
+        if data is not None and file_data != data:
+            raise ConfigError(path, "data", f"differs from {paths[0]}; all files must share one data split")
+        data = file_data
+        for exp_id, spec in file_specs.items():
+            if exp_id in specs:
+                raise ConfigError(path, f"experiments.{exp_id}", f"id already defined in {origin[exp_id]}")
+            specs[exp_id], origin[exp_id] = spec, path
+    if data is None:
+        raise ConfigError("config", "experiment_files", "expected at least one experiment file")
+    return data, specs
+
+
+TUNED = "tuned"  # the experiment the search's choice becomes
+
+
+def training_spec(spec: dict) -> dict:
+    """The part of a spec that changes trained numbers (not titles or descriptions)."""
+    return {key: spec[key] for key in TRAINING_KEYS}
+
+
+def sweep_point_spec(sweep: dict, value) -> dict:
+    """The spec of one point of a resolved sweep: its experiment's spec with the swept setting at value (what the
+    sweep job trains, and what the workflow asks the store about before it runs)."""
+    return with_values(sweep["spec"], {sweep["key"]: value})
+
+
+def with_values(base: dict, values: dict, **updates) -> dict:
+    """A copy of the spec `base` with each dotted setting in `values` set (`optimizer.lr`), then the top-level
+    `updates`: a search trial, the search's choice and a sweep's point are all made by it."""
+    spec = copy.deepcopy(base)
+    for path, value in values.items():
+        node = spec
+        *parents, leaf = path.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    spec.update(updates)
+    return spec
+
+
+def config_hash(data: dict, specs: dict) -> str:
+    """Short SHA-256 of the resolved configuration, for provenance."""
+    return hashlib.sha256(canonical_json({"data": data, "experiments": specs}).encode()).hexdigest()[:16]
+
+
+def flatten(spec: dict, prefix: str = "") -> dict:
+    """{'optimizer.lr': 0.1, 'model.init.name': 'xavier_uniform', ...} of a training spec."""
+    out = {}
+    for key, value in spec.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def spec_diff(a: dict, b: dict) -> dict:
+    """Settings in which two training specs differ: {dotted name: (a's value, b's value)}, None if absent."""
+    fa, fb = flatten(training_spec(a)), flatten(training_spec(b))
+    return {key: (fa.get(key), fb.get(key)) for key in sorted(set(fa) | set(fb)) if fa.get(key) != fb.get(key)}
+
+
+def within(key: str, factors) -> bool:
+    """Whether dotted setting `key` belongs to one of the claimed factors (a factor names a key or a block)."""
+    return any(key == f or key.startswith(f + ".") for f in factors)
+
+
