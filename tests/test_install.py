@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -31,11 +32,16 @@ print(len(specs), len(claims), len(sweeps))
 
 def test_an_installed_package_finds_its_schemas_and_templates(tmp_path):
     target = tmp_path / "site-packages"
+    # setuptools builds in the checkout's build/ (git-ignored) and copies what it finds there into the wheel: a
+    # build/ left from an earlier layout would ship modules that no longer exist
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                            "--disable-pip-version-check", "--target", str(target), str(ROOT)],
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert not (target / "lessonbench" / "__editable__").exists() and (target / "lessonbench" / "schemas").is_dir()
+    assert not (target / "lessonbench" / "__editable__").exists()
+    assert (target / "lessonbench" / "spec" / "schemas").is_dir()
+    assert (target / "lessonbench" / "report" / "templates" / "report.html.j2").is_file()  # copied from the link
     env = {**os.environ, "PYTHONPATH": str(target)}  # the installed copy, not src/
     proc = subprocess.run([sys.executable, "-c", CHECK, str(target), str(ROOT)], capture_output=True, text=True,
                           cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, timeout=300)

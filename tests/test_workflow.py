@@ -216,7 +216,7 @@ def test_divergence_is_a_result(run_tree, first_run):
 
 def test_rerun_plans_nothing_and_touch_or_reorder_changes_nothing(tree):
     assert planned(tree) == {}
-    (tree / "src" / "lessonbench" / "training.py").touch()
+    (tree / "src" / "lessonbench" / "engine" / "training.py").touch()
     path = tree / "experiments" / "tiny.yaml"
     doc = yaml.safe_load(path.read_text())
     # Every mapping's keys reversed, except the order of experiments: that is the report's order.
@@ -296,7 +296,7 @@ def test_search_sees_no_test_data_and_a_space_edit_reruns_only_the_search(tree, 
 
 
 def test_code_edit_reruns_only_the_steps_that_run_it(tree):
-    path = tree / "src" / "lessonbench" / "tables.py"
+    path = tree / "src" / "lessonbench" / "analysis" / "tables.py"
     original = path.read_text()
     path.write_text(original + "\n# an edit\n")
     try:
