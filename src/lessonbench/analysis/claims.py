@@ -55,12 +55,11 @@ RULE = (f"Each claim has one primary metric, declared in the claims file; the pr
 def run_test(diff, threshold: float, margin: float | None, equivalence: bool) -> tuple[dict, dict | None]:
     """(the test against `threshold` - or the equivalence test when `equivalence` -, the equivalence test of a
     directional claim with a margin or None). A seeds x samples frame gets the two-way bootstrap."""
-    matrix = isinstance(diff, pd.DataFrame)
-    test, tost = (stats.two_way, stats.two_way_equivalence) if matrix else (stats.mean_test, stats.equivalence_test)
+    test = stats.two_way if isinstance(diff, pd.DataFrame) else stats.mean_test
     values = diff.to_numpy(dtype=float)
     if equivalence:
-        return tost(values, margin), None
-    return test(values, threshold), (tost(values, margin) if margin else None)
+        return stats.equivalence_test(values, margin, test=test), None
+    return test(values, threshold), (stats.equivalence_test(values, margin, test=test) if margin else None)
 
 
 def test_metric(diff, expect: str, min_effect: float, margin: float | None) -> dict:

@@ -135,8 +135,7 @@ def mean_test(values, threshold: float = 0.0, level: float = LEVEL, resamples: i
         return out
     if out["n"] < 2 or np.ptp(values) == 0:
         return _no_spread(out, threshold)
-    mean, n = out["mean"], out["n"]
-    se = values.std(ddof=1) / math.sqrt(n)
+    mean, n, se = out["mean"], out["n"], out["se"]
     dists = [_TDistribution(n)]
     if n >= MIN_BOOTSTRAP:
         dists.append(_TDistribution(n, _t_statistics(values, resamples, seed)))
@@ -153,17 +152,18 @@ def mean_test(values, threshold: float = 0.0, level: float = LEVEL, resamples: i
     return out
 
 
-def equivalence_test(values, margin: float, level: float = LEVEL, **kwargs) -> dict:
-    """Two one-sided tests (TOST, Schuirmann 1987) of "the mean lies within (-margin, +margin)".
+def equivalence_test(values, margin: float, level: float = LEVEL, test=None, **kwargs) -> dict:
+    """Two one-sided tests (TOST, Schuirmann 1987) of "the mean lies within (-margin, +margin)", by `test`
+    (mean_test by default; two_way for a seeds x test-samples matrix).
 
     p is the larger of the two one-sided p-values (mean > -margin, mean < +margin); the interval is the
     1 - 2 alpha one (90% for alpha 0.05), which lies inside the margins exactly when p < alpha.
     """
-    alpha = 1 - level
-    above = mean_test(values, -margin, level=1 - 2 * alpha, **kwargs)
-    below = mean_test(values, margin, level=1 - 2 * alpha, **kwargs)
-    return {**above, "p": max(above["p_greater"], below["p_less"]), "p_floor": above["p_floor"] / 2,
-            "level": 1 - 2 * alpha}
+    test = test or mean_test
+    inner = 1 - 2 * (1 - level)
+    above = test(values, -margin, level=inner, **kwargs)
+    below = test(values, margin, level=inner, **kwargs)
+    return {**above, "p": max(above["p_greater"], below["p_less"]), "p_floor": above["p_floor"] / 2, "level": inner}
 
 
 def mean_interval(values, level: float = LEVEL, bounds: tuple[float, float] | None = None) -> tuple[float, float]:
@@ -214,15 +214,6 @@ def two_way(matrix, threshold: float = 0.0, level: float = LEVEL, resamples: int
     out.update(low=float(low), high=float(high), p_greater=float(greater), p_less=float(less),
                p=float(min(1.0, 2 * min(greater, less))), se=float(means.std(ddof=1)))
     return out
-
-
-def two_way_equivalence(matrix, margin: float, level: float = LEVEL, **kwargs) -> dict:
-    """TOST of a seeds x samples matrix's mean (see equivalence_test), from two_way's distribution."""
-    alpha = 1 - level
-    above = two_way(matrix, -margin, level=1 - 2 * alpha, **kwargs)
-    below = two_way(matrix, margin, level=1 - 2 * alpha, **kwargs)
-    return {**above, "p": max(above["p_greater"], below["p_less"]), "p_floor": above["p_floor"] / 2,
-            "level": 1 - 2 * alpha}
 
 
 def holm(pvalues) -> np.ndarray:

@@ -105,11 +105,12 @@ def paired_differences(runs: pd.DataFrame, baseline: str, probs: pd.DataFrame) -
     ok = runs[runs["diverged_epoch"].isna()]
     seeds = {exp: set(group["seed"]) for exp, group in ok.groupby("experiment", sort=False)}
     rows = []
+    base = right_wrong(probs, baseline) if baseline in seeds else None  # once, not once per experiment
     for exp in runs["experiment"].unique():
-        if exp == baseline or baseline not in seeds:
+        if exp == baseline or base is None:
             continue
         both = sorted(seeds.get(exp, set()) & seeds[baseline])  # all diverged: no pairs
-        diff = right_wrong(probs, exp, both) - right_wrong(probs, baseline, both)
+        diff = right_wrong(probs, exp, both) - base.loc[both]
         res = two_way(diff.to_numpy()) if both else {"mean": np.nan, "low": np.nan, "high": np.nan}
         per_seed = diff.mean(axis=1)
         rows.append({"experiment": exp, "baseline": baseline, "n_pairs": len(both), "diff_mean": res["mean"],
