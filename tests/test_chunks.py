@@ -16,6 +16,24 @@ from lessonbench.spec.files import canonical_json
 FILES = ("history.parquet", "runs.parquet", "test_probs.parquet", "weights.pt")
 
 
+def run_files(folder, prefix="") -> dict:
+    """{name: path} of a run's files in folder, as a rule names them (history, runs, ..., timing)."""
+    return {prefix + name.split(".")[0]: str(folder / name) for name in (*FILES, "timing.json")}
+
+
+def train_job(exp_id, spec, data, out, **params) -> str:
+    """The JSON job train_experiment gets from its rule."""
+    return json.dumps({"input": {"spec": str(spec), "split": str(data / "split.parquet"),
+                                 "scaler": str(data / "scaler.json")},
+                       "output": run_files(out), "params": {"experiment": exp_id, **params}})
+
+
+def combine_job(chunks, out) -> str:
+    """The JSON job combine_chunks gets: each run file of every chunk, and the combined files."""
+    inputs = {name.split(".")[0]: [str(chunk / name) for chunk in chunks] for name in (*FILES, "timing.json")}
+    return json.dumps({"input": inputs, "output": run_files(out, "out_")})
+
+
 @pytest.mark.parametrize("exp_id", ["dropout", "lesson_best"])  # dropout masks, BatchNorm statistics
 def test_chunks_combine_to_the_unchunked_files(exp_id, lesson, split_frame, tmp_path):
     write_parquet(split_frame, tmp_path / "split.parquet")
@@ -25,23 +43,15 @@ def test_chunks_combine_to_the_unchunked_files(exp_id, lesson, split_frame, tmp_
 
     def train(out, seeds=None):
         out.mkdir()
-        argv = ["train_experiment", "--experiment", exp_id, "--spec", str(spec),
-                "--split", str(tmp_path / "split.parquet"), "--scaler", str(tmp_path / "scaler.json")]
-        argv += [f"--{name.split('.')[0].replace('_', '-')}={out / name}" for name in FILES]
-        argv += [f"--timing={out / 'timing.json'}"] + (["--seeds", *map(str, seeds)] if seeds else [])
-        main(argv)
+        main(["train_chunk", train_job(exp_id, spec, tmp_path, out, seeds=seeds)] if seeds else
+             ["train_experiment", train_job(exp_id, spec, tmp_path, out)])
 
     train(tmp_path / "whole")
     chunks = [[0, 1], [2, 3], [4]]
     for i, seeds in enumerate(chunks):
         train(tmp_path / f"chunk{i}", seeds)
     combined = tmp_path / "combined"
-    argv = ["combine_chunks"]
-    for name in (*FILES, "timing.json"):
-        flag = name.split(".")[0].replace("_", "-")
-        argv += [f"--{flag}", *(str(tmp_path / f"chunk{i}" / name) for i in range(len(chunks))),
-                 f"--out-{flag}", str(combined / name)]
-    main(argv)
+    main(["combine_chunks", combine_job([tmp_path / f"chunk{i}" for i in range(len(chunks))], combined)])
     for name in FILES:
         assert (combined / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
     timing = json.loads((combined / "timing.json").read_text())
@@ -55,17 +65,9 @@ def test_overlapping_chunks_are_refused(lesson, split_frame, tmp_path):
     spec.write_text(canonical_json({**training_spec(lesson[1]["adam"]), "epochs": 1, "seeds": 2}))
     for i in range(2):
         out = tmp_path / f"c{i}"
-        main(["train_experiment", "--experiment", "adam", "--spec", str(spec),
-              "--split", str(tmp_path / "split.parquet"),
-              "--scaler", str(tmp_path / "scaler.json"), "--seeds", "0", "1",
-              *[f"--{n.split('.')[0].replace('_', '-')}={out / n}" for n in (*FILES, "timing.json")]])
-    argv = ["combine_chunks"]
-    for name in (*FILES, "timing.json"):
-        flag = name.split(".")[0].replace("_", "-")
-        argv += [f"--{flag}", str(tmp_path / "c0" / name), str(tmp_path / "c1" / name),
-                 f"--out-{flag}", str(tmp_path / "out" / name)]
+        main(["train_chunk", train_job("adam", spec, tmp_path, out, seeds=[0, 1])])
     with pytest.raises(ValueError, match="overlap"):
-        main(argv)
+        main(["combine_chunks", combine_job([tmp_path / "c0", tmp_path / "c1"], tmp_path / "out")])
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
@@ -79,10 +81,7 @@ def test_seeds_split_over_processes_give_the_one_process_files(exp_id, lesson, s
     spec.write_text(canonical_json({**training_spec(lesson[1][exp_id]), "epochs": 2, "seeds": 5}))
 
     def train(out, processes):
-        argv = ["train_experiment", "--experiment", exp_id, "--spec", str(spec), "--processes", str(processes),
-                "--split", str(tmp_path / "split.parquet"), "--scaler", str(tmp_path / "scaler.json")]
-        argv += [f"--{name.split('.')[0].replace('_', '-')}={out / name}" for name in FILES]
-        main(argv + [f"--timing={out / 'timing.json'}"])
+        main(["train_experiment", train_job(exp_id, spec, tmp_path, out, processes=processes)])
 
     train(tmp_path / "one", 1)
     train(tmp_path / "two", 2)

@@ -73,12 +73,15 @@ def test_two_workers_share_one_study(postgres, lesson, split_frame, tmp_path):
     write_json(scaler, tmp_path / "scaler.json")
     (tmp_path / "settings.json").write_text(canonical_json(settings))
     (tmp_path / "base.json").write_text(canonical_json(base))
-    common = ["--search-seed", "0", "--workers", "2", "--settings", str(tmp_path / "settings.json"),
-              "--base", str(tmp_path / "base.json"), "--storage", postgres,
-              "--train-val", str(tmp_path / "train_val.parquet"),
-              "--scaler", str(tmp_path / "scaler.json")]
-    workers = [subprocess.Popen([sys.executable, "-m", "lessonbench", "search_worker", "--worker", str(w), *common,
-                                 "--output", str(tmp_path / f"worker-{w}.json")], stdout=subprocess.PIPE,
+    def job(worker: int) -> str:  # what the search_worker rule hands its step
+        return json.dumps({
+            "input": {"settings": str(tmp_path / "settings.json"), "base": str(tmp_path / "base.json"),
+                      "train_val": str(tmp_path / "train_val.parquet"), "scaler": str(tmp_path / "scaler.json")},
+            "output": {"output": str(tmp_path / f"worker-{worker}.json")},
+            "params": {"search_seed": 0, "worker": worker, "workers": 2, "storage": postgres, "threads": 1,
+                       "device": "cpu"}})
+
+    workers = [subprocess.Popen([sys.executable, "-m", "lessonbench", "search_worker", job(w)], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True) for w in range(2)]
     logs = [w.communicate(timeout=600)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], logs

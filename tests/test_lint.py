@@ -38,24 +38,20 @@ def test_conda_environment_matches_pyproject():
 
 
 def test_each_step_has_one_name():
-    """A rule runs the command of its own name, which calls NAME_step in the module cli.STEPS names for it."""
+    """A rule runs the step of its own name (`step("NAME", ...)`), which calls NAME_step in the module cli.STEPS
+    names for it; every step is some rule's."""
     import importlib
     import re
 
-    from lessonbench.cli import STEPS, parser
+    from lessonbench.cli import STEPS
 
-    commands = set(parser()._subparsers._group_actions[0].choices)
-    assert commands == set(STEPS)
-    rules, rule_files = {}, sorted((ROOT / "workflow" / "rules").glob("*.smk"))
-    common = (ROOT / "workflow" / "rules" / "common.smk").read_text()
-    train = re.search(r'TRAIN_COMMAND = \("(python -m lessonbench \w+)', common)
-    for path in rule_files:
-        blocks = re.split(r"(?m)^\s*rule (\w+):", path.read_text().replace("{TRAIN_COMMAND}", train.group(1)))
+    rules = {}
+    for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        blocks = re.split(r"(?m)^\s*rule (\w+):", path.read_text())
         for name, body in zip(blocks[1::2], blocks[2::2]):
-            rules[name] = re.findall(r"python -m lessonbench (\w+)", body)
-    ran = {name: cmd for name, cmds in rules.items() for cmd in cmds}
-    assert set(ran.values()) == set(STEPS)  # every command is run by some rule
-    renamed = {name: cmd for name, cmd in ran.items() if name != cmd}
-    assert renamed == {"train_chunk": "train_experiment"}  # a chunk is the experiment's step on some seeds
+            rules[name] = re.findall(r'\*\*step\("(\w+)"', body)
+    steps = {name: found for name, found in rules.items() if name not in ("all", "write_settings")}
+    assert all(found == [name] for name, found in steps.items()), steps
+    assert set(steps) == set(STEPS)
     for step, module in STEPS.items():
         assert callable(getattr(importlib.import_module(f"lessonbench.{module}"), f"{step}_step"))

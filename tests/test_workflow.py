@@ -89,15 +89,26 @@ def snakemake(tree: Path, *args: str, check: bool = True) -> subprocess.Complete
 
 
 def planned(tree: Path) -> dict[str, list[str]]:
-    """rule -> experiments (or '') that a dry run would execute."""
+    """rule -> experiments (or '') that a dry run would execute (the settings files it would write aside:
+    settings_written)."""
     out = snakemake(tree, "-n").stdout
     jobs: dict[str, list[str]] = {}
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", out):
         match = re.match(r"(?:local)?rule (\w+):", block)
-        if match and match.group(1) != "all":
+        if match and match.group(1) not in ("all", "write_settings"):
             exp = re.search(r"wildcards: experiment=(\w+)", block)
             jobs.setdefault(match.group(1), []).append(exp.group(1) if exp else "")
     return jobs
+
+
+def settings_written(out: str) -> list[str]:
+    """The settings files a dry run's output would write (rule write_settings), sorted."""
+    return sorted(re.findall(r"rule write_settings:\n\s+output: (\S+)", out))
+
+
+def processes(block: str) -> int:
+    """How many processes a training job of a `-n -p` plan trains in (`processes=N` after its JSON job)."""
+    return int(re.search(r"processes=(\d+)", block).group(1))
 
 
 def reverse_keys(value):
@@ -120,8 +131,13 @@ def run_tree(tmp_path_factory) -> Path:
     assert len(jobs["train_sweep"]) == 6
     assert len(jobs["search"]) == 2  # the narrowing random search and TPE, one search seed
     # a clean run trains every experiment in one process each: no training job asks for more than one core
-    assert "--processes 1" in (plan := snakemake(tree, "-n", "-p", "--cores", "4").stdout)
-    assert not re.search(r"--processes [2-9]", plan)
+    plan = snakemake(tree, "-n", "-p", "--cores", "4").stdout
+    assert "processes=1 " in plan and not re.search(r"processes=[2-9]", plan)
+    # the settings files are jobs' outputs, written when the run starts: planning (and linting) writes nothing
+    written = settings_written(plan)
+    assert {"results/settings/numbers/adam.json", "results/settings/specs/adam.json",
+            "results/settings/claims/claims.json", "results/settings/data/split.json"} <= set(written), written
+    assert not (tree / "results").exists()
     snakemake(tree, "--cores", "4")
     return tree
 
@@ -158,7 +174,7 @@ def test_two_clean_runs_give_identical_files(first_run, tmp_path_factory):
     (other / "submit.sh").write_text(SUBMIT)
     (other / "submit.sh").chmod(0o755)
     proc = snakemake(other, "--executor", "cluster-generic", "--cluster-generic-submit-cmd", "./submit.sh",
-                     "--jobs", "4", "--latency-wait", "30")
+                     "--jobs", "4", "--latency-wait", "30", "--seconds-between-status-checks", "1")
     (other / "cluster-run.log").write_text(proc.stdout + proc.stderr)
     for name, data in first_run.items():
         assert (other / name).read_bytes() == data, name
@@ -242,14 +258,9 @@ def test_editing_one_experiment_plans_only_it_and_downstream(tree):
         # the one experiment to retrain gets both cores, its seeds (two) split over processes: its sweep trains
         # nothing beside it (the store keeps every other point of the grid, and 0.01 was kept when read back)
         train_job = next(block for block in blocks if "rule train_experiment:" in block)
-        assert re.search(r"\n\s*threads: 2\n", train_job) and "--processes 2" in train_job, train_job
-        assert "--processes 1 " in next(block for block in blocks if "rule train_sweep:" in block)
-        shutil.rmtree(tree / ".lessonbench-store")  # now the sweep trains its points beside adam: they share
-        for cores, processes in (("2", 1), ("4", 2)):
-            plan = re.split(r"\n(?=(?:local)?rule \w+:)", snakemake(tree, "-n", "-p", "--cores", cores).stdout)
-            for rule in ("train_experiment", "train_sweep"):
-                job = next(block for block in plan if f"rule {rule}:" in block)
-                assert f"--processes {processes} " in job, (cores, job)
+        assert re.search(r"\n\s*threads: 2\n", train_job) and processes(train_job) == 2, train_job
+        assert processes(next(block for block in blocks if "rule train_sweep:" in block)) == 1
+        # (how the cores are shared when the sweep trains beside adam: tests/test_planning.py)
     finally:
         path.write_text(original)
     sweep_job = next(block for block in re.split(r"\n(?=(?:local)?rule \w+:)",
@@ -435,8 +446,8 @@ def test_killed_job_leaves_nothing_and_reruns_alone(tree):
 def test_keep_going_past_a_failing_experiment(tree):
     # BatchNorm cannot normalise a last batch of one sample: 1077 % 2 == 1, so training raises.
     original = edit_experiment(tree, "batchnorm", batch_size=2)
-    edit_experiment(tree, "adam", optimizer={"name": "adam", "lr": 0.005})
-    before = (tree / "results/runs/adam/runs.parquet").stat().st_mtime_ns
+    edit_experiment(tree, "he_relu", epochs=3)  # no sweep reads he_relu: only it retrains
+    before = (tree / "results/runs/he_relu/runs.parquet").stat().st_mtime_ns
     try:
         proc = snakemake(tree, "--keep-going", check=False)
     finally:
@@ -447,18 +458,9 @@ def test_keep_going_past_a_failing_experiment(tree):
     log = (tree / "results/logs/train_experiment/batchnorm.log").read_text()
     assert "experiment 'batchnorm', seeds 0..1: training failed" in log
     assert "batch_size 2 with 1077 training samples leaves a batch of one sample" in log
-    assert (tree / "results/runs/adam/runs.parquet").stat().st_mtime_ns > before  # the others went on
+    assert (tree / "results/runs/he_relu/runs.parquet").stat().st_mtime_ns > before  # the others went on
     snakemake(tree)
     assert planned(tree) == {}
-
-
-def test_pipeline_checks_its_own_determinism(tree):
-    proc = snakemake(tree, "verify")
-    assert "determinism check passed for lesson_best" in proc.stdout + proc.stderr
-    record = yaml.safe_load((tree / "results/verify/lesson_best.json").read_text())
-    assert record["passed"] and record["files"] == dict.fromkeys(["history", "runs", "test_probs", "weights"], True)
-    snakemake(tree)  # the report picks up the record
-    assert "passed at" in (tree / "results/report/report.html").read_text()
 
 
 def test_report_in_a_real_browser(run_tree, first_run):
@@ -526,15 +528,15 @@ def test_changes_since_the_previous_report_and_a_revert_trains_nothing(tree, fir
 def test_killed_snakemake_recovers_with_one_writer(tree, first_run):
     """SIGKILL to Snakemake leaves its training job running; the README's recovery (--unlock, run again) at
     once starts a second job for the same files, which waits for the first and takes its stored result."""
-    original = edit_experiment(tree, "l2", epochs=400)
-    log = tree / "results/logs/train_experiment/l2.log"
+    original = edit_experiment(tree, "he_relu", epochs=400)  # no sweep reads he_relu: it is the one job
+    log = tree / "results/logs/train_experiment/he_relu.log"
     log.unlink(missing_ok=True)
     try:
         with open(tree / "kill-snakemake.log", "w") as out:
             proc = subprocess.Popen([SNAKEMAKE, "--cores", "2"], cwd=tree, env=ENV, stdout=out,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             wait_for(lambda: log.exists() and "epoch" in log.read_text(), 120, "training progress")
-            (trainer,), _ = training_jobs(proc, "l2")
+            (trainer,), _ = training_jobs(proc, "he_relu")
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
         assert trainer.is_running()  # the orphan goes on writing l2's files
@@ -545,7 +547,7 @@ def test_killed_snakemake_recovers_with_one_writer(tree, first_run):
         assert "waiting: another job is still writing" in text and "reused the stored result" in text, text
     finally:
         restore(tree, original)
-    snakemake(tree)  # l2 back to 2 epochs: its first result comes back from the store
+    snakemake(tree)  # he_relu back to 2 epochs: its first result comes back from the store
     for name in DETERMINISTIC:
         if name.startswith("results/tables/"):
             assert (tree / name).read_bytes() == first_run[name], name
@@ -564,8 +566,12 @@ def test_dry_run_names_the_settings_that_changed_in_short_lines(tree):
     finally:
         path.write_text(original)
     reasons = [line.strip() for line in out.splitlines() if line.strip().startswith("reason:")]
-    assert "reason: Updated input files: results/settings/training/adam.json" in reasons
-    assert not any("Params have changed" in line for line in reasons), reasons
+    # the settings job names the file it rewrites, its parameter a short digest; the jobs after it name the file
+    assert "output: results/settings/numbers/adam.json" in out
+    assert any(line.startswith("reason: Input files updated by another job:") and "settings/numbers/adam.json"
+               in line for line in reasons), reasons
+    assert all(re.fullmatch(r"reason: Params have changed since last execution: .*before: settings:\w{16} "
+                            r"now: settings:\w{16}", line) for line in reasons if "Params have changed" in line)
     # Snakemake's own lists of files (input:, output:, "Input files updated by another job: ...") stay long;
     # every other reason fits on a line, and no line prints settings (the whole experiment list, twice)
     long = [line for line in reasons if len(line) > 300 and "updated by another job" not in line]
@@ -624,6 +630,12 @@ def test_readme_commands_work_as_written(tree):
         assert proc.returncode == 0, f"{cmd}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
         if cmd.startswith("snakemake --cores") and cmd not in README_DRY_RUN and "verify" not in cmd:
             assert "Nothing to be done" in proc.stdout + proc.stderr, cmd  # a finished tree: nothing reruns
+    # `snakemake --cores 2 verify` retrained lesson_best in scratch space: the same bytes; the report cites it
+    assert "determinism check passed for lesson_best" in proc.stdout + proc.stderr
+    record = yaml.safe_load((tree / "results/verify/lesson_best.json").read_text())
+    assert record["passed"] and record["files"] == dict.fromkeys(["history", "runs", "test_probs", "weights"], True)
+    snakemake(tree)  # the report picks up the record
+    assert "passed at" in (tree / "results/report/report.html").read_text()
 
 
 def test_title_edit_plans_what_the_readme_says(tree):

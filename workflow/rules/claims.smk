@@ -2,19 +2,16 @@
 # from the tables; editing the claims file reruns these two jobs and the report, never training.
 # They are the longest chain between the tables and the report (check, then draw), so when more jobs can run
 # than there are cores (after collect_tables: the figures, label_tables) they go first.
-
-
 rule check_claims:
     input:
         code=CODE["check_claims"],
-        claims=CLAIMS_SETTINGS,
-        specs=list(NUMBER_SPEC_FILES.values()),
-        tables=rules.collect_tables.output,
+        claims=settings("claims/claims"),
+        specs=PLAN.number_spec_files,
+        table_files=rules.collect_tables.output.tables,
     output:
-        expand("results/tables/{table}.{ext}", table=["claims", "claim_seeds", "claims_left_out", "claim_timings"],
-               ext=["parquet", "csv"]),
+        claim_tables=tables(planning.CLAIM_TABLES),
     params:
-        tables=get_tables_dir,
+        **step("check_claims", tables=folder("table_files"), outdir=folder("claim_tables")),
     log:
         "results/logs/check_claims.log",
     priority: 1
@@ -25,19 +22,18 @@ rule check_claims:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench check_claims --claims {input.claims:q} --specs {input.specs:q}"
-        " --tables {params.tables:q} --outdir {params.tables:q} > {log:q} 2>&1"
+        STEP
 
 
 rule draw_claims:
     input:
         code=CODE["draw_claims"],
-        claims=rules.check_claims.output,
-        tables=rules.collect_tables.output,
+        claim_tables=rules.check_claims.output.claim_tables,
+        table_files=rules.collect_tables.output.tables,
     output:
-        CLAIM_FIGURES,
+        figures=PLAN.claim_figures,
     params:
-        tables=get_tables_dir,
+        **step("draw_claims", tables=folder("table_files")),
     log:
         "results/logs/draw_claims.log",
     priority: 1
@@ -48,5 +44,4 @@ rule draw_claims:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench draw_claims --tables {params.tables:q}"
-        " --figures {output:q} > {log:q} 2>&1"
+        STEP

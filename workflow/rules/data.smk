@@ -1,11 +1,13 @@
 rule prepare_data:
     input:
         code=CODE["prepare_data"],
-        settings=DATA_SETTINGS,
+        data=settings("data/split"),
     output:
         split="results/data/split.parquet",
         scaler="results/data/scaler.json",
         train_val="results/data/train_val.parquet",
+    params:
+        **step("prepare_data"),
     log:
         "results/logs/prepare_data.log",
     resources:
@@ -15,5 +17,4 @@ rule prepare_data:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench prepare_data --data {input.settings:q}"
-        " --split {output.split:q} --scaler {output.scaler:q} --train-val {output.train_val:q} > {log:q} 2>&1"
+        STEP

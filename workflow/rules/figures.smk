@@ -1,16 +1,15 @@
 rule draw_figures:
     input:
         code=CODE["draw_figures"],
-        tables=rules.collect_tables.output,
+        table_files=rules.collect_tables.output.tables,
         split="results/data/split.parquet",
     output:
         **{name: path for name, path in FIGURES.items() if name not in ("leaderboard", "confusion")},
         leaderboard=report(FIGURES["leaderboard"], caption="../report/leaderboard.rst", category="Figures"),
         confusion=report(FIGURES["confusion"], caption="../report/confusion.rst", category="Figures"),
-        sections=SECTION_FIGURES,
+        section_figures=PLAN.section_figures,
     params:
-        sections=SECTIONS,
-        tables=get_tables_dir,
+        **step("draw_figures", sections=PLAN.sections, tables=folder("table_files")),
     log:
         "results/logs/draw_figures.log",
     resources:
@@ -20,7 +19,4 @@ rule draw_figures:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench draw_figures --tables {params.tables:q} --split {input.split:q}"
-        " --leaderboard {output.leaderboard:q} --small-multiples {output.small_multiples:q}"
-        " --confusion {output.confusion:q} --errors {output.errors:q}"
-        " --sections {params.sections:q} --section-figures {output.sections:q} > {log:q} 2>&1"
+        STEP

@@ -1,39 +1,35 @@
 rule render_report:
     input:
         code=CODE["render_report"],
-        templates=TEMPLATE_FILES,
-        section_titles=SECTION_TITLES_FILE,
-        tables=rules.collect_tables.output,
+        template_files=[f"{TEMPLATES}/report.html.j2", f"{TEMPLATES}/report.css"],
+        section_titles=settings("report/section_titles"),
+        table_files=rules.collect_tables.output.tables,
         labelled_tables=rules.label_tables.output,
-        claims=rules.check_claims.output,
-        claim_figures=CLAIM_FIGURES,
-        sensitivity=SENSITIVITY_FIGURE,
+        claim_tables=rules.check_claims.output.claim_tables,
+        claim_figures=PLAN.claim_figures,
+        sensitivity_figure=PLAN.sensitivity_figure,
         **FIGURES,
-        sections=SECTION_FIGURES,
-        verification=get_verification,
+        section_figures=PLAN.section_figures,
+        verification=lambda wildcards: planning.verification(PLAN),
         optimizer_paths=rules.draw_optimizer_paths.output.table,
         optimizer_paths_figure=rules.draw_optimizer_paths.output.figure,
         activations=rules.draw_activations.output.table,
-        activations_settings=ILLUSTRATION_FILES["activations"],
-        activations_deep=rules.draw_activations.output.deep,
-        activations_lesson=rules.draw_activations.output.lesson,
+        activations_settings=settings("illustrations/activations"),
+        activations_deep=rules.draw_activations.output.deep_figure,
+        activations_lesson=rules.draw_activations.output.lesson_figure,
         symmetry=rules.measure_symmetry.output.table,
-        model_summaries=rules.summarise_models.output[0],
+        model_summaries=rules.summarise_models.output.output,
         search_tables=rules.summarise_search.output.tables if SEARCH else [],
-        search_values=rules.summarise_search.output.values if SEARCH else [],
-        search_samplers=rules.summarise_search.output.samplers if SEARCH else [],
+        values_figure=rules.summarise_search.output.values_figure if SEARCH else [],
+        samplers_figure=rules.summarise_search.output.samplers_figure if SEARCH else [],
     output:
         html="results/report/report.html",
         pdf=report("results/report/report.pdf", caption="../report/report_pdf.rst", category="Report"),
     params:
-        search=get_search_figures,
-        sections=SECTIONS,
-        tables=get_tables_dir,
-        templates=get_templates_dir,
-        config_hash=config_hash(DATA, SPECS),
-        threads=config["torch_threads"],
-        # read and appended to, never an output: Snakemake's deletion before a rerun cannot remove it
-        ledger=config.get("ledger") or "",
+        **step("render_report", sections=PLAN.sections, tables=folder("table_files"), templates=folder("template_files"),
+               config_hash=config_hash(PLAN.data, PLAN.specs), threads=config["torch_threads"],
+               # read and appended to, never an output: Snakemake's deletion before a rerun cannot remove it
+               ledger=config.get("ledger") or ""),
     log:
         "results/logs/render_report.log",
     resources:
@@ -43,16 +39,4 @@ rule render_report:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench render_report --tables {params.tables:q}"
-        " --leaderboard {input.leaderboard:q} --small-multiples {input.small_multiples:q}"
-        " --confusion {input.confusion:q} --errors {input.errors:q}"
-        " --sections {params.sections:q}"
-        " --section-figures {input.sections:q} --claim-figures {input.claim_figures:q}"
-        " --sensitivity-figure {input.sensitivity:q}"
-        " --config-hash {params.config_hash} --templates {params.templates:q}"
-        " --section-titles {input.section_titles:q} --threads {params.threads} --ledger {params.ledger:q} --html {output.html:q} --pdf {output.pdf:q}"
-        " --verification {input.verification:q} --search {params.search} --illustrations optimizer_paths={input.optimizer_paths:q}"
-        " optimizer_paths_figure={input.optimizer_paths_figure:q} activations={input.activations:q}"
-        " activations_settings={input.activations_settings:q}"
-        " activations_deep={input.activations_deep:q} activations_lesson={input.activations_lesson:q}"
-        " symmetry={input.symmetry:q} model_summaries={input.model_summaries:q} > {log:q} 2>&1"
+        STEP

@@ -1,22 +1,25 @@
 # The lesson's hyperparameter search (experiments/search.yaml), on training and validation data only.
 # One job per search (strategy x search seed); the first random search's choice becomes `tuned`, trained by
-# train_experiment from the spec that search writes.
+# train_experiment from the spec that search writes. Several workers can share the lesson's (random) search
+# through a database (search_storage): on a cluster they run as separate jobs at once; the `search` job then
+# reads the finished study.
 if SEARCH:
 
     rule search_worker:
         input:
             code=CODE["search_worker"],
-            settings=SEARCH_SETTINGS_FILE,
-            base=SEARCH_BASE_FILE,
+            settings=settings("search/settings"),
+            base=settings("search/base"),
             train_val="results/data/train_val.parquet",
             scaler="results/data/scaler.json",
         output:
-            "results/search/random-{seed}/worker-{worker}.json",
+            output="results/search/random-{seed}/worker-{worker}.json",
         params:
-            threads=config["torch_threads"],
-            device=config["device"],
-            storage=config.get("search_storage") or "",
-            code_version=files_hash(CODE["search_worker"]),
+            **step("search_worker", search_seed=lambda wildcards: int(wildcards.seed), worker=lambda wildcards: int(wildcards.worker),
+                   workers=PLAN.search_workers, threads=config["torch_threads"], device=config["device"],
+                   storage=config.get("search_storage") or "",
+                   # a code edit starts a new study (no stale trials); a killed run resumes the same one
+                   code_version=planning.files_hash(CODE["search_worker"])),
         log:
             "results/logs/search/random-{seed}-worker-{worker}.log",
         wildcard_constraints:
@@ -30,21 +33,17 @@ if SEARCH:
         conda:
             CONDA_ENV
         shell:
-            "python -m lessonbench search_worker --search-seed {wildcards.seed} --worker {wildcards.worker}"
-            f" --workers {SEARCH_WORKERS}"
-            " --settings {input.settings:q} --base {input.base:q} --storage {params.storage:q}"
-            " --code-version {params.code_version} --threads {params.threads} --device {params.device}"
-            " --train-val {input.train_val:q} --scaler {input.scaler:q} --output {output:q} > {log:q} 2>&1"
+            STEP
 
     rule search:
         input:
             code=CODE["search"],
-            settings=SEARCH_SETTINGS_FILE,
-            base=SEARCH_BASE_FILE,
+            settings=settings("search/settings"),
+            base=settings("search/base"),
             # the split without its test rows: the search cannot read what it is not given
             train_val="results/data/train_val.parquet",
             scaler="results/data/scaler.json",
-            workers=worker_outputs,
+            workers=lambda wildcards: PLAN.worker_outputs(wildcards.strategy, wildcards.seed),
         output:
             trials="results/search/{strategy}-{seed}/trials.parquet",
             trials_csv="results/search/{strategy}-{seed}/trials.csv",
@@ -52,13 +51,12 @@ if SEARCH:
             spec="results/search/{strategy}-{seed}/spec.json",
             timing="results/search/{strategy}-{seed}/timing.json",
         params:
-            threads=config["torch_threads"],
-            device=config["device"],
-            # the study database is not an output, so a killed search keeps its finished rounds
-            database="results/search/{strategy}-{seed}.db",
-            storage=config.get("search_storage") or "",
-            # a code edit starts a new study (no stale trials); a killed run resumes the same one
-            code_version=files_hash(CODE["search"]),
+            **step("search", strategy=lambda wildcards: wildcards.strategy, search_seed=lambda wildcards: int(wildcards.seed),
+                   threads=config["torch_threads"], device=config["device"],
+                   # the study database is not an output, so a killed search keeps its finished rounds
+                   database=lambda wildcards: f"results/search/{wildcards.strategy}-{wildcards.seed}.db",
+                   storage=config.get("search_storage") or "",
+                   code_version=planning.files_hash(CODE["search"])),
         log:
             "results/logs/search/{strategy}-{seed}.log",
         wildcard_constraints:
@@ -72,25 +70,23 @@ if SEARCH:
         conda:
             CONDA_ENV
         shell:
-            "python -m lessonbench search --strategy {wildcards.strategy} --search-seed {wildcards.seed}"
-            " --settings {input.settings:q} --base {input.base:q} --threads {params.threads}"
-            " --device {params.device} --code-version {params.code_version} --storage={params.storage:q} --train-val {input.train_val:q}"
-            " --scaler {input.scaler:q} --database {params.database:q} --trials {output.trials:q}"
-            " --best {output.best:q} --spec {output.spec:q} --timing {output.timing:q} > {log:q} 2>&1"
+            STEP
 
     rule summarise_search:
         input:
             code=CODE["summarise_search"],
-            settings=SEARCH_SETTINGS_FILE,
-            trials=expand("results/search/{search}/trials.parquet", search=SEARCHES),
-            best=expand("results/search/{search}/best.json", search=SEARCHES),
-            timing=expand("results/search/{search}/timing.json", search=SEARCHES),
+            settings=settings("search/settings"),
+            trials=expand("results/search/{search}/trials.parquet", search=PLAN.searches),
+            best=expand("results/search/{search}/best.json", search=PLAN.searches),
+            timing=expand("results/search/{search}/timing.json", search=PLAN.searches),
         output:
-            tables=expand("results/tables/{table}.{ext}", table=SEARCH_TABLES, ext=["parquet", "csv"]),
-            values=report("results/figures/search_values.png", caption="../report/search.rst", category="Search"),
-            samplers=report("results/figures/search_samplers.png", caption="../report/search.rst", category="Search"),
+            tables=tables(planning.SEARCH_TABLES),
+            values_figure=report("results/figures/search_values.png", caption="../report/search.rst",
+                                 category="Search"),
+            samplers_figure=report("results/figures/search_samplers.png", caption="../report/search.rst",
+                                   category="Search"),
         params:
-            outdir=get_output_dir,
+            **step("summarise_search", outdir=folder("tables")),
         log:
             "results/logs/summarise_search.log",
         resources:
@@ -100,6 +96,4 @@ if SEARCH:
         conda:
             CONDA_ENV
         shell:
-            "python -m lessonbench summarise_search --settings {input.settings:q} --trials {input.trials:q}"
-            " --best {input.best:q} --timing {input.timing:q} --outdir {params.outdir:q}"
-            " --values-figure {output.values:q} --samplers-figure {output.samplers:q} > {log:q} 2>&1"
+            STEP

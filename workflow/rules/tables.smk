@@ -1,19 +1,18 @@
 rule collect_tables:
     input:
         code=CODE["collect_tables"],
-        specs=list(NUMBER_SPEC_FILES.values()),
+        specs=PLAN.number_spec_files,
         split="results/data/split.parquet",
         scaler="results/data/scaler.json",
-        runs=all_runs("runs"),
-        history=all_runs("history"),
-        test_probs=all_runs("test_probs"),
-        timing=all_runs("timing"),
+        runs=PLAN.all_runs("runs"),
+        history=PLAN.all_runs("history"),
+        test_probs=PLAN.all_runs("test_probs"),
+        timing=PLAN.all_runs("timing"),
         sweep_points=[f"results/sweeps/{sweep['id']}/points.parquet" for sweep in SWEEPS],
     output:
-        expand("results/tables/{table}.{ext}", table=TABLES, ext=["parquet", "csv"]),
+        tables=tables(PLAN.tables),
     params:
-        outdir=get_output_dir,
-        tuned_base=SEARCH["base"] if SEARCH else "",
+        **step("collect_tables", outdir=folder("tables"), tuned_base=SEARCH["base"] if SEARCH else ""),
     log:
         "results/logs/collect_tables.log",
     resources:
@@ -23,10 +22,7 @@ rule collect_tables:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench collect_tables --specs {input.specs:q} --outdir {params.outdir:q}"
-        " --runs {input.runs:q} --history {input.history:q} --test-probs {input.test_probs:q}"
-        " --timing {input.timing:q} --split {input.split:q} --scaler {input.scaler:q} --tuned-base={params.tuned_base:q} --sweep-points {input.sweep_points:q}"
-        " > {log:q} 2>&1"
+        STEP
 
 
 # The experiments' titles and descriptions join the numbers here, in the tables people read by name; only this
@@ -34,13 +30,13 @@ rule collect_tables:
 rule label_tables:
     input:
         code=CODE["label_tables"],
-        specs=list(RUN_SPEC_FILES.values()),
+        specs=PLAN.full_spec_files,
         scores="results/tables/scores.parquet",
     output:
-        expand("results/tables/{table}.{ext}", table=LABELLED_TABLES, ext=["parquet", "csv"]),
-        "results/tables/specs.json",
+        tables=tables(planning.LABELLED_TABLES),
+        specs_table="results/tables/specs.json",
     params:
-        outdir=get_output_dir,
+        **step("label_tables", outdir=folder("tables")),
     log:
         "results/logs/label_tables.log",
     resources:
@@ -50,5 +46,4 @@ rule label_tables:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench label_tables --specs {input.specs:q} --scores {input.scores:q}"
-        " --outdir {params.outdir:q} > {log:q} 2>&1"
+        STEP

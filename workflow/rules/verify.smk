@@ -3,15 +3,15 @@
 rule verify_determinism:
     input:
         code=CODE["verify_determinism"],
-        spec=get_training_spec,
+        spec=lambda wildcards: PLAN.numbers_file(wildcards.experiment),
         split="results/data/split.parquet",
         scaler="results/data/scaler.json",
-        **run_files("results/runs/{experiment}", DETERMINISTIC_RUN_FILES),
+        **run_files("results/runs/{experiment}", planning.DETERMINISTIC_RUN_FILES),
     output:
-        "results/verify/{experiment}.json",
+        output="results/verify/{experiment}.json",
     params:
-        threads=config["torch_threads"],
-        device=config["device"],
+        **step("verify_determinism", experiment=lambda wildcards: wildcards.experiment, threads=config["torch_threads"],
+               device=config["device"]),
     log:
         "results/logs/verify_determinism/{experiment}.log",
     resources:
@@ -22,18 +22,18 @@ rule verify_determinism:
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench verify_determinism --experiment {wildcards.experiment} --spec {input.spec:q}"
-        " --threads {params.threads} --device {params.device} --split {input.split:q} --scaler {input.scaler:q}"
-        f" {run_options('input', DETERMINISTIC_RUN_FILES)} --output {{output:q}} > {{log:q}} 2>&1"
+        STEP
 
 
 rule verify:
     input:
-        f"results/verify/{VERIFY}.json",
+        record=f"results/verify/{PLAN.verify}.json",
+    params:
+        **step("verify"),
     log:
         "results/logs/verify.log",
     localrule: True
     conda:
         CONDA_ENV
     shell:
-        "python -m lessonbench verify {input:q} 2>&1 | tee {log:q}"
+        "python -m lessonbench {params.step} {params.job:q} 2>&1 | tee {log:q}"

@@ -20,6 +20,7 @@ from lessonbench import fileio, store
 from lessonbench.engine.data import load_part, read_scaler
 from lessonbench.engine.training import history_frame, summarise_stack, train_stack
 from lessonbench.fileio import log
+from lessonbench.spec.config import training_spec
 
 
 def run_experiment(exp_id: str, spec: dict, split_path, scaler_path, threads: int, device: str = "cpu",
@@ -63,6 +64,11 @@ def write_experiment(result: dict, out: dict) -> None:
     torch.save(result["weights"], buffer)
     fileio.write_bytes(buffer.getvalue(), out["weights"])
     fileio.write_json(result["timing"], out["timing"])
+
+
+def train_chunk_step(args) -> None:
+    """Some of an experiment's seeds (a chunk: `seeds`), into files combine_chunks joins."""
+    train_experiment_step(args)
 
 
 def combine_chunks_step(args) -> None:
@@ -154,8 +160,8 @@ def train_experiment_step(args) -> None:
                                              args.device, seeds=args.seeds, processes=args.processes, log=log)
         write_experiment(result, outputs)
 
-    settings = {"experiment": args.experiment, "spec": spec, "seeds": args.seeds, "threads": args.threads,
-                "device": args.device}
+    settings = {"experiment": args.experiment, "spec": training_spec(spec), "seeds": args.seeds,
+                "threads": args.threads, "device": args.device}
     store.reuse_or_run(args.store, "train", settings, {"split": args.split, "scaler": args.scaler}, outputs, run,
                        log, f"experiment {args.experiment!r}")
     board = pd.read_parquet(outputs["runs"])

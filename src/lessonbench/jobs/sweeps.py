@@ -222,7 +222,9 @@ def best_files(sweep: dict, best: dict, data: dict, experiment_files: dict, how:
 
 def train_sweep_step(args) -> None:
     sweep = args.sweep
-    experiment_files = dict(item.split("=", 1) for item in args.experiment_files)
+    # the swept experiment's run files, given when the grid holds its own value (read back should it win)
+    experiment_files = {name: path for name in ("history", "runs", "test_probs", "weights", "timing")
+                        if (path := getattr(args, f"experiment_{name}", None))}
     outputs = {name: getattr(args, name) for name in ("points", "best", "spec", "history", "runs", "test_probs",
                                                       "weights", "timing")}
 

@@ -218,6 +218,11 @@ def run_info(config_hash: str, threads: int) -> dict:
     return {**info, "config_hash": config_hash, "torch_threads": threads}
 
 
+# The illustration jobs' tables and figures the report reads (the render rule's inputs of these names).
+ILLUSTRATIONS = ("optimizer_paths", "optimizer_paths_figure", "activations", "activations_settings", "activations_deep",
+                 "activations_lesson", "symmetry", "model_summaries")
+
+
 def render_report_step(args) -> None:
     tables_dir = Path(args.tables)
     names = ("leaderboard", "timings", "comparisons", "experiments", "showcase", "data")
@@ -234,9 +239,10 @@ def render_report_step(args) -> None:
     info["section_titles"] = args.section_titles
     info["verification"] = json.loads(Path(args.verification[0]).read_text()) if args.verification else None
     context = build_context(tables, figs, info)
-    context["search"] = search_context(dict(item.split("=", 1) for item in args.search), tables_dir,
+    search = {name: path for name in ("values_figure", "samplers_figure") if (path := getattr(args, name, None))}
+    context["search"] = search_context(search, tables_dir,
                                        tables["leaderboard"], info["reproducible"])
-    context["lesson"] = illustrations_context(dict(item.split("=", 1) for item in args.illustrations),
+    context["lesson"] = illustrations_context({name: getattr(args, name) for name in ILLUSTRATIONS},
                                               tables["leaderboard"], list(tables["experiments"]["experiment"]))
     history, now = None, None
     context["changes"] = None
