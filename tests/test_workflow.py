@@ -210,6 +210,25 @@ def test_slurm_profile_dry_run(run_tree):
     assert "rule render_report:" in out and "rule collect_tables:" in out
 
 
+def test_seed_chunks_and_search_workers_plan_their_jobs(run_tree):
+    """The rules a cluster user switches on (seed_chunk: train_chunk and combine_chunks; search_workers:
+    search_worker) are in this DAG, so every rule of the workflow is in some test's."""
+    out = snakemake(run_tree, "-n", "--forceall", "--config", "seed_chunk=1", "search_workers=2",
+                    "search_storage=postgresql://user:password@host/db").stdout
+    jobs = re.findall(r"^(?:local)?rule (\w+):", out, re.M)
+    trained = len(yaml.safe_load((run_tree / "experiments" / "tiny.yaml").read_text())["experiments"]) + 1
+    assert jobs.count("train_chunk") == 2 * trained and jobs.count("combine_chunks") == trained  # 2 seeds each
+    assert jobs.count("search_worker") == 2 and "train_experiment" not in jobs
+    rules = set(re.findall(r"(?m)^\s*rule (\w+):", "".join(p.read_text() for p in (ROOT / "workflow").rglob("*.smk"))))
+    seen = set(jobs) | set(planned_forced(run_tree)) | {"verify", "verify_determinism"}  # README test runs verify
+    assert rules <= seen, rules - seen
+
+
+def planned_forced(tree: Path) -> list[str]:
+    """The rules of a full dry run of the default settings (--forceall)."""
+    return re.findall(r"^(?:local)?rule (\w+):", snakemake(tree, "-n", "--forceall").stdout, re.M)
+
+
 def test_report_names_every_experiment(run_tree, first_run):
     pdf = PdfReader(run_tree / "results" / "report" / "report.pdf")
     text = " ".join(page.extract_text() for page in pdf.pages)

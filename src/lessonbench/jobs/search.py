@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import time
 from pathlib import Path
 
@@ -37,62 +36,17 @@ import pandas as pd
 import torch
 
 from lessonbench import fileio
-from lessonbench.engine.data import load_part, read_scaler
-from lessonbench.engine.training import build_stack, evaluate, resolve_device
+from lessonbench.engine.data import read_scaler
+from lessonbench.engine.training import resolve_device
 from lessonbench.fileio import log
-from lessonbench.jobs.search_space import PER_ROW, distributions, narrow, round_seed, sample
+from lessonbench.jobs.search_space import distributions, narrow, round_seed, sample
+from lessonbench.jobs.search_trials import search_data, train_trials, trial_spec  # noqa: F401 - the search's API
 from lessonbench.spec.config import TUNED, with_values
 from lessonbench.spec.files import canonical_json
 from lessonbench.store import exclusive
 
 STRATEGIES = ("random", "tpe")
 STATES = optuna.trial.TrialState
-
-
-def trial_spec(base: dict, values: dict, epochs: int) -> dict:
-    """The base experiment with one trial's values, trained for the search's short epochs, one seed."""
-    return with_values(base, values, epochs=epochs, seeds=1)
-
-
-def train_group(spec: dict, rows: list[dict], data: dict, seed: int, device: torch.device) -> list[dict]:
-    """Train trials that share their structure (all but PER_ROW values) as one stack; score on validation.
-
-    Every trial uses the same training seed (same initial weights, batch order and dropout draws), so
-    trials differ only in their hyperparameters (each its own learning rate, L2 and dropout: build_stack).
-    """
-    own = {"optimizer.lr": spec["optimizer"]["lr"],  # the base's value where a trial leaves one unset
-           "optimizer.weight_decay": spec["optimizer"].get("weight_decay", 0.0),
-           "model.dropout": spec["model"]["dropout"]}
-    per_seed = {name: [row.get(path, own[path]) for row in rows] for path, name in PER_ROW.items()}
-    stack = build_stack(spec, [seed] * len(rows), device, per_seed)
-    x, y = (t.to(device) for t in data["train"])
-    for _ in range(spec["epochs"]):
-        stack.train_epoch(x, y, spec["batch_size"])
-    scores = evaluate(stack.model, *(t.to(device) for t in data["val"]))
-    return [{"val_accuracy": float(acc) if math.isfinite(loss) else 0.0, "val_loss": float(loss),
-             "diverged": not math.isfinite(loss)} for acc, loss in zip(scores["accuracy"], scores["loss"])]
-
-
-def train_trials(base: dict, trials: list[dict], data: dict, settings: dict, device, together: bool = True):
-    """Scores of each trial; trials with the same structure train in one stack unless together=False."""
-    groups: dict[str, list[int]] = {}
-    for i, values in enumerate(trials):
-        key = canonical_json({k: v for k, v in values.items() if k not in PER_ROW}) if together else str(i)
-        groups.setdefault(key, []).append(i)
-    scores: list[dict] = [{}] * len(trials)
-    for members in groups.values():
-        spec = trial_spec(base, {k: v for k, v in trials[members[0]].items() if k not in PER_ROW}, settings["epochs"])
-        for i, score in zip(members, train_group(spec, [trials[i] for i in members], data,
-                                                  settings["trial_seed"], device)):
-            scores[i] = score
-    return scores, len(groups)
-
-
-def search_data(frame: pd.DataFrame, scaler: dict) -> dict:
-    """Training and validation tensors; refuses a frame that holds test rows."""
-    if (frame["split"] == "test").any():
-        raise ValueError("the search was given test rows; it must read results/data/train_val.parquet only")
-    return {part: load_part(frame, scaler, part) for part in ("train", "val")}
 
 
 def study_name(strategy: str, search_seed: int, settings: dict, base: dict, code_version: str = "") -> str:
@@ -137,56 +91,22 @@ def run_rounds(strategy: str, search_seed: int, settings: dict, base: dict, data
     """
     if strategy not in STRATEGIES or (strategy == "tpe" and workers > 1):
         raise ValueError(f"strategy {strategy!r} with {workers} workers: expected random (any workers) or tpe (one)")
-    dev = resolve_device(device)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     name = study_name(strategy, search_seed, settings, base, code_version)
     study = open_study(storage, name)
-    per_round, dists = settings["trials_per_round"], distributions(settings["space"])  # what the study records
-    batch = -(-per_round // workers)
+    per_round = settings["trials_per_round"]
     space, rows, facts = dict(settings["space"]), [], {"study": name, "trials_trained": 0, "seconds_training": 0.0}
+    train = {"base": base, "data": data, "settings": settings, "device": resolve_device(device), "worker": worker,
+             "batch": -(-per_round // workers), "facts": facts, "log": log, "name": name}
     for round_no in range(1, settings["rounds"] + 1):
         if strategy == "random" and round_no > 1:
             space = narrow(space, rows, settings["keep_top"])
-        offset = (round_no - 1) * per_round  # trials are numbered across rounds
         if len(completed(study, round_no)) == per_round:
             log(f"{name}: round {round_no} already done, {per_round} trials read back from the study")
         else:
-            if workers == 1:  # left by a run that was killed: asked but not told, or enqueued but not asked
-                for stale in study.get_trials(deepcopy=False, states=(STATES.RUNNING,)):
-                    study.tell(stale.number, state=STATES.FAIL)
-                for _ in study.get_trials(deepcopy=False, states=(STATES.WAITING,)):
-                    study.tell(study.ask(), state=STATES.FAIL)
-            if strategy == "random":
-                # Optuna cannot narrow a categorical within one study, so the values are drawn here, in the
-                # narrowed space, and handed to the study as enqueued trials: asked and told like any other.
-                rng = np.random.default_rng(round_seed(search_seed, round_no))
-                values = [sample(space, rng) for _ in range(per_round)]
-            else:
-                study.sampler = optuna.samplers.TPESampler(seed=round_seed(search_seed, round_no),
-                                                           n_startup_trials=per_round)
-            order = [offset + (worker * batch + j) % per_round for j in range(per_round)]
-            while todo := [i for i in order if i not in taken(study, round_no)][:batch]:
-                asked = []
-                for i in todo:  # the attributes travel with an enqueued trial, whichever worker asks for it
-                    if strategy == "random":
-                        study.enqueue_trial(values[i - offset], user_attrs={"round": round_no, "index": i},
-                                            skip_if_exists=False)
-                    asked.append(trial := study.ask(dists))
-                    if strategy == "tpe":
-                        trial.set_user_attr("round", round_no)
-                        trial.set_user_attr("index", i)
-                started = time.perf_counter()
-                scores, n_groups = train_trials(base, [dict(t.params) for t in asked], data, settings, dev)
-                facts["seconds_training"] += time.perf_counter() - started
-                facts["trials_trained"] += len(asked)
-                for trial, score in zip(asked, scores):
-                    trial.set_user_attr("worker", worker)
-                    for key, value in score.items():
-                        trial.set_user_attr(key, value)
-                    study.tell(trial, score["val_accuracy"])
-                log(f"{name}: round {round_no}/{settings['rounds']}: worker {worker} trained trials "
-                    f"{sorted(t.user_attrs['index'] for t in asked)} "
-                    f"in {n_groups} stacks, {time.perf_counter() - started:.1f} s")
+            if workers == 1:
+                fail_stale(study)
+            train_round(study, round_no, asker(strategy, study, space, search_seed, round_no, settings), **train)
         while len(done := completed(study, round_no)) < per_round:
             time.sleep(poll)  # another worker is still training part of this round
         rows += [row_of(t.user_attrs["index"], round_no, t.params, t.value, t.user_attrs, space) for t in done]
@@ -194,6 +114,63 @@ def run_rounds(strategy: str, search_seed: int, settings: dict, base: dict, data
         log(f"{name}: round {round_no}: best validation accuracy so far {100 * best['value']:.2f}% "
             f"(trial {best['trial']})")
     return rows, facts
+
+
+def fail_stale(study) -> None:
+    """Fail the trials a killed run left: asked but not told, or enqueued but not asked."""
+    for stale in study.get_trials(deepcopy=False, states=(STATES.RUNNING,)):
+        study.tell(stale.number, state=STATES.FAIL)
+    for _ in study.get_trials(deepcopy=False, states=(STATES.WAITING,)):
+        study.tell(study.ask(), state=STATES.FAIL)
+
+
+def asker(strategy: str, study, space: dict, search_seed: int, round_no: int, settings: dict):
+    """`ask(i)`: trial i of the round (numbered across rounds), asked of the study with its round and index.
+
+    random: Optuna cannot narrow a categorical within one study, so the round's values are drawn here, in the
+    narrowed space, and handed to the study as enqueued trials (asked and told like any other; the attributes
+    travel with an enqueued trial, whichever worker asks for it). tpe: the study's sampler, seeded per round."""
+    per_round, dists = settings["trials_per_round"], distributions(settings["space"])  # what the study records
+    offset = (round_no - 1) * per_round
+    if strategy == "random":
+        rng = np.random.default_rng(round_seed(search_seed, round_no))
+        values = [sample(space, rng) for _ in range(per_round)]
+
+        def ask(i: int):
+            study.enqueue_trial(values[i - offset], user_attrs={"round": round_no, "index": i}, skip_if_exists=False)
+            return study.ask(dists)
+    else:
+        study.sampler = optuna.samplers.TPESampler(seed=round_seed(search_seed, round_no), n_startup_trials=per_round)
+
+        def ask(i: int):
+            trial = study.ask(dists)
+            trial.set_user_attr("round", round_no)
+            trial.set_user_attr("index", i)
+            return trial
+    return ask
+
+
+def train_round(study, round_no: int, ask, *, base: dict, data: dict, settings: dict, device, worker: int,
+                batch: int, facts: dict, log, name: str) -> None:
+    """Train the round's trials no live worker has taken, `batch` at a time from this worker's offset; tell the
+    study each score."""
+    per_round = settings["trials_per_round"]
+    offset = (round_no - 1) * per_round
+    order = [offset + (worker * batch + j) % per_round for j in range(per_round)]
+    while todo := [i for i in order if i not in taken(study, round_no)][:batch]:
+        asked = [ask(i) for i in todo]
+        started = time.perf_counter()
+        scores, n_groups = train_trials(base, [dict(t.params) for t in asked], data, settings, device)
+        facts["seconds_training"] += time.perf_counter() - started
+        facts["trials_trained"] += len(asked)
+        for trial, score in zip(asked, scores):
+            trial.set_user_attr("worker", worker)
+            for key, value in score.items():
+                trial.set_user_attr(key, value)
+            study.tell(trial, score["val_accuracy"])
+        log(f"{name}: round {round_no}/{settings['rounds']}: worker {worker} trained trials "
+            f"{sorted(t.user_attrs['index'] for t in asked)} in {n_groups} stacks, "
+            f"{time.perf_counter() - started:.1f} s")
 
 
 def taken(study, round_no: int) -> set[int]:

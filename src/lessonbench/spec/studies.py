@@ -126,24 +126,7 @@ def resolve_claims(path, experiments, later=()) -> tuple[list[dict], list[dict]]
     target = doc.get("settings", {}).get("target", CLAIM_TARGET)
     claims, left_out = [], []
     for claim_id, entry in doc["claims"].items():
-        sides = {role: _side(entry[role]) for role in ("treatment", "control")}
-        missing = None
-        for role, ids in sides.items():
-            for exp in ids:
-                made_later = later(exp) if callable(later) else exp in later
-                if made_later and exp not in known:
-                    missing = exp
-                elif exp not in known:
-                    raise ConfigError(path, f"claims.{claim_id}.{role}",
-                                      f"{exp!r} is not an experiment; expected one of {known}")
-            if len(ids) == 2 and ids[0] == ids[1]:
-                raise ConfigError(path, f"claims.{claim_id}.{role}", f"a difference of {ids[0]!r} with itself")
-        if len(sides["treatment"]) != len(sides["control"]):
-            raise ConfigError(path, f"claims.{claim_id}.control",
-                              "treatment and control must both be one experiment or both a pair [a, b]")
-        if sides["treatment"] == sides["control"]:
-            raise ConfigError(path, f"claims.{claim_id}.control",
-                              f"equals the treatment {entry['treatment']!r}; a claim compares two different things")
+        sides, missing = _sides(path, claim_id, entry, known, later)
         metrics = [_claim_metric(path, f"claims.{claim_id}.metrics.{name}", name, m)
                    for name, m in entry["metrics"].items()]
         primary = entry.get("primary", metrics[0]["name"] if len(metrics) == 1 else None)
@@ -160,6 +143,30 @@ def resolve_claims(path, experiments, later=()) -> tuple[list[dict], list[dict]]
         else:
             claims.append(claim)
     return claims, left_out
+
+
+def _sides(path, claim_id: str, entry: dict, known: list[str], later) -> tuple[dict, str | None]:
+    """A claim's treatment and control as lists of ids, checked; and an id a switched-off step would make (the
+    claim is then left out), or None."""
+    sides = {role: _side(entry[role]) for role in ("treatment", "control")}
+    missing = None
+    for role, ids in sides.items():
+        for exp in ids:
+            made_later = later(exp) if callable(later) else exp in later
+            if made_later and exp not in known:
+                missing = exp
+            elif exp not in known:
+                raise ConfigError(path, f"claims.{claim_id}.{role}",
+                                  f"{exp!r} is not an experiment; expected one of {known}")
+        if len(ids) == 2 and ids[0] == ids[1]:
+            raise ConfigError(path, f"claims.{claim_id}.{role}", f"a difference of {ids[0]!r} with itself")
+    if len(sides["treatment"]) != len(sides["control"]):
+        raise ConfigError(path, f"claims.{claim_id}.control",
+                          "treatment and control must both be one experiment or both a pair [a, b]")
+    if sides["treatment"] == sides["control"]:
+        raise ConfigError(path, f"claims.{claim_id}.control",
+                          f"equals the treatment {entry['treatment']!r}; a claim compares two different things")
+    return sides, missing
 
 
 def _claim_metric(path, field: str, name: str, entry) -> dict:
