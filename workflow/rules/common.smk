@@ -1,6 +1,7 @@
 # The workflow's adapter to its plan (src/lessonbench/planning.py, plain Python, tested there): the plan is built
 # once, validated before any job; the rules read their files and settings from it. Each rule hands its step one JSON
 # job made of the rule's own named inputs, outputs and params (`step()`), so a path is spelled once, in the rule.
+import functools
 import inspect
 import sys
 from pathlib import Path
@@ -83,8 +84,13 @@ def train_threads(wildcards):
         return 1
     jobs = [Job(job.rule.name, dict(job.wildcards.items())) for job in needrun]
     me = Job("train_experiment" if "experiment" in wildcards.keys() else "train_sweep", dict(wildcards.items()))
-    return planning.train_threads(PLAN, me, jobs, cores,
-                                  points_kept=lambda sweep, new_data: planning.sweep_points_kept(PLAN, sweep, new_data))
+    return planning.train_threads(PLAN, me, jobs, cores, points_kept=points_kept)
+
+
+@functools.cache
+def points_kept(sweep, new_data):
+    """Whether the store keeps every point of the sweep (planning.sweep_points_kept), asked once a run."""
+    return planning.sweep_points_kept(PLAN, sweep, new_data)
 
 
 def get_final_output():

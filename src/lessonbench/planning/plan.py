@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from lessonbench.spec.config import PROSE, TUNED, resolve_experiments, resolve_sections
@@ -155,7 +156,7 @@ class Plan:
         return [run_files(f"results/runs/{exp}")[name] for exp in self.runs]
 
     # --- settings files ----------------------------------------------------------------------------------
-    @property
+    @cached_property
     def settings(self) -> dict[str, SettingsText]:
         """{path: text} of every settings file the jobs read (canonical JSON: a reordered YAML changes nothing)."""
         files = {"data/split": self.data, "claims/claims": {"claims": self.claims, "left_out": self.claims_left_out},
