@@ -25,7 +25,8 @@ def train_job(exp_id, spec, data, out, **params) -> str:
     """The JSON job train_experiment gets from its rule."""
     return json.dumps({"input": {"spec": str(spec), "split": str(data / "split.parquet"),
                                  "scaler": str(data / "scaler.json")},
-                       "output": run_files(out), "params": {"experiment": exp_id, **params}})
+                       "output": run_files(out),
+                       "params": {"experiment": exp_id, "threads": 1, "device": "cpu", "store": "", **params}})
 
 
 def combine_job(chunks, out) -> str:
@@ -73,7 +74,7 @@ def test_overlapping_chunks_are_refused(lesson, split_frame, tmp_path):
 
 @pytest.mark.parametrize("exp_id", ["dropout", "lesson_best"])
 def test_seeds_split_over_processes_give_the_one_process_files(exp_id, lesson, split_frame, tmp_path):
-    """--processes N (train_experiment given N cores when few experiments retrain): forked processes train
+    """processes=N (train_experiment given N cores when few experiments retrain): forked processes train
     chunks of the seeds, combined in the job: the files of one process, byte for byte."""
     write_parquet(split_frame, tmp_path / "split.parquet")
     write_json(fit_scaler(split_frame, "train"), tmp_path / "scaler.json")

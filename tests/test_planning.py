@@ -4,12 +4,13 @@ gets, and the JSON job a step reads (no Snakemake here; the workflow tests check
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
 
 from lessonbench.cli import NotInJob, read_job
-from lessonbench.planning import Job, Plan, SettingsText, job_json, train_threads
+from lessonbench.planning import Job, Plan, digest, job_json, train_threads
 from lessonbench.spec.files import ConfigError
 
 from .conftest import ROOT
@@ -36,18 +37,19 @@ def test_the_plan_names_every_run_once(plan):
     assert plan.sections[-2:] == ["tuned", "sensitivity"] and plan.verify == "lesson_best"
     assert plan.searches == ["random-0", "random-1", "random-2", "tpe-0", "tpe-1", "tpe-2"][:len(plan.searches)]
     assert plan.numbers_file("tuned") == "results/search/random-0/spec.json"
-    assert plan.numbers_file("adam") == "results/settings/numbers/adam.json"
+    assert re.fullmatch(r"results/settings/numbers/adam\.[0-9a-f]{12}\.json", plan.numbers_file("adam"))
 
 
 def test_words_reach_only_the_full_specs(tmp_path):
     """A title edit changes specs/<exp>.json (label_tables, the report) and no file a computing step reads."""
-    before = Plan(lesson_config()).settings
+    before = Plan(lesson_config())
     text = (ROOT / "experiments" / "lesson.yaml").read_text()
     edited = tmp_path / "lesson.yaml"
     edited.write_text(text.replace("title: SGD with momentum", "title: Momentum, renamed"))
-    after = Plan(lesson_config(experiment_files=[str(edited)])).settings
-    assert {path for path in before if before[path] != after[path]} == {"results/settings/specs/momentum.json"}
-    numbers = json.loads(after["results/settings/numbers/momentum.json"])
+    after = Plan(lesson_config(experiment_files=[str(edited)]))
+    assert set(before.settings) ^ set(after.settings) == {before.settings_file("specs/momentum"),
+                                                          after.settings_file("specs/momentum")}
+    numbers = json.loads(after.settings[after.settings_file("numbers/momentum")])
     assert "title" not in numbers and "description" not in numbers and numbers["section"] == "optimizers"
 
 
@@ -60,10 +62,10 @@ def test_reordered_yaml_gives_the_same_settings(tmp_path):
     assert Plan(lesson_config(experiment_files=[str(reordered)])).settings == Plan(lesson_config()).settings
 
 
-def test_settings_compare_by_a_digest_and_write_their_text():
-    text = SettingsText('{"a":1}\n')
-    assert str(text) == '{"a":1}\n' and repr(text).startswith("settings:") and len(repr(text)) == 25
-    assert repr(SettingsText('{"a":2}\n')) != repr(text)
+def test_a_settings_file_is_named_after_its_text(plan):
+    for path, text in plan.settings.items():
+        kind_name, file_digest = path.removeprefix("results/settings/").rsplit(".", 2)[:2]
+        assert file_digest == digest(text) and plan.settings_file(kind_name) == path
 
 
 @pytest.mark.parametrize("changes, field", [
@@ -78,7 +80,7 @@ def test_a_bad_runtime_setting_names_its_field(changes, field):
 def test_left_out_files_leave_out_their_steps():
     plan = Plan(lesson_config(search_file="null", sweeps_file=None, claims_file=""))
     assert plan.trained == plan.runs == plan.experiments and not plan.searches and not plan.claims
-    assert "results/settings/search/base.json" not in plan.settings and "tuned_vs_base" not in plan.tables
+    assert not any("search/" in path for path in plan.settings) and "tuned_vs_base" not in plan.tables
 
 
 def test_a_lone_retraining_experiment_gets_the_spare_cores(tmp_path):

@@ -145,7 +145,7 @@ def test_points_trained_before_are_read_back_from_the_store_bit_for_bit(files, t
 
 
 def test_points_trained_in_several_processes_are_the_points_trained_in_one(files, tmp_path):
-    """--processes N (train_sweep given N cores when few jobs train): the points not kept in the store train in
+    """processes=N (train_sweep given N cores when few jobs train): the points not kept in the store train in
     forked processes, each as one stack: the same points, best choice and best files as in one process, and
     each kept in the store as there."""
     sweep = sweep_of(files, [0.003, 0.01, 0.05, 0.1])  # four to train

@@ -43,10 +43,10 @@ STEPS = {
 
 # The inputs that are settings files (JSON the workflow writes, or a spec a job wrote): they reach the step read.
 SETTINGS_INPUTS = {"data", "spec", "specs", "settings", "base", "sweep", "claims", "models", "section_titles"}
-# What a step reads when its job leaves it out (a rule that has no such input or param).
-DEFAULTS = {"seeds": None, "processes": 1, "store": "", "templates": "", "ledger": "", "section_titles": {},
-            "tuned_base": "", "sweep_points": [], "claim_figures": [], "sensitivity_figure": [], "verification": [],
-            "storage": "", "code_version": "", "threads": 1, "device": "cpu"}
+# What a step reads when its job leaves it out: only what is optional by nature (a chunk's seeds, no ledger, ...);
+# a value a rule must give (device, threads, store) has none, so a rule that forgets it fails naming it.
+DEFAULTS = {"seeds": None, "processes": 1, "templates": "", "ledger": "", "section_titles": {}, "tuned_base": "",
+            "sweep_points": [], "claim_figures": [], "sensitivity_figure": [], "verification": [], "code_version": ""}
 
 
 class JobError(SystemExit):

@@ -1,4 +1,4 @@
-# The workflow's adapter to its plan (src/lessonbench/planning.py, plain Python, tested there): the plan is built
+# The workflow's adapter to its plan (src/lessonbench/planning/, plain Python, tested there): the plan is built
 # once, validated before any job; the rules read their files and settings from it. Each rule hands its step one JSON
 # job made of the rule's own named inputs, outputs and params (`step()`), so a path is spelled once, in the rule.
 import functools
@@ -10,6 +10,7 @@ SRC = str(Path(workflow.basedir) / "src")  # the top-level Snakefile -> the chec
 sys.path.insert(0, SRC)
 # Jobs run this Python (the one running Snakemake, e.g. .venv's, even if not activated) and import the library
 # from this checkout. With `--software-deployment-method conda`, jobs run the rule's conda environment's Python.
+from snakemake.io import apply_wildcards
 from snakemake.settings.types import DeploymentMethod
 
 if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
@@ -50,7 +51,8 @@ def step(name, **values):
 
     def job(wildcards, input, output):
         return planning.job_json(dict(input.items()), dict(output.items()), {
-            key: call(value, wildcards, input=input, output=output) if callable(value) else value
+            key: call(value, wildcards, input=input, output=output) if callable(value)
+            else apply_wildcards(value, wildcards) if isinstance(value, str) else value  # as Snakemake's own
             for key, value in values.items()})
 
     return {"step": name} | values | {"job": job}

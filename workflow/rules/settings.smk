@@ -1,17 +1,22 @@
-# Each settings file the jobs read: written by this job when its text changes (Snakemake compares the text's
-# digest), never while Snakemake plans: an edit reruns the jobs that read the file, a reordered YAML (the same
-# canonical JSON) reruns nothing, and `snakemake -n` names the file that changed.
+# Each settings file the jobs read, written by this job from the plan. Its name carries its text's digest
+# (KIND/NAME.DIGEST.json), so an edit is a new file: the jobs that read it rerun, and `snakemake -n` names it;
+# a reordered YAML (the same canonical JSON) is the same file and reruns nothing. Nothing is written while
+# Snakemake plans; the file this one replaces is removed.
 rule write_settings:
     output:
-        "results/settings/{kind}/{name}.json",
+        "results/settings/{kind}/{name}.{digest}.json",
     params:
-        text=lambda wildcards: PLAN.settings[settings(f"{wildcards.kind}/{wildcards.name}")],
+        text=lambda wildcards: PLAN.settings[f"results/settings/{wildcards.kind}/{wildcards.name}.{wildcards.digest}.json"],
     wildcard_constraints:
         kind="|".join(sorted({path.split("/")[2] for path in PLAN.settings})),
+        name="[^/.]+",
+        digest="[0-9a-f]{12}",
     log:
-        "results/logs/write_settings/{kind}/{name}.log",
+        "results/logs/write_settings/{kind}/{name}.{digest}.log",
     localrule: True
     conda:
         CONDA_ENV
     shell:
-        "printf '%s' {params.text:q} > {output:q}"
+        "for old in results/settings/{wildcards.kind}/{wildcards.name}.*.json; do"
+        ' [ "$old" = {output:q} ] || rm -f "$old"; done;'
+        " printf '%s' {params.text:q} > {output:q}"

@@ -95,7 +95,7 @@ def run_experiment_in_processes(exp_id: str, spec: dict, split_path, scaler_path
     """run_experiment with the seeds split over `processes` forked processes (CPU only), combined as
     combine_chunks combines seed chunks: the same result, byte for byte once written, in less wall time
     when the cores would otherwise idle. The workflow gives a job more than one core only when few
-    experiments retrain (get_train_threads in workflow/rules/common.smk)."""
+    experiments retrain (planning.train_threads)."""
     seeds = list(range(spec["seeds"])) if seeds is None else seeds
     chunks = seed_chunks(seeds, usable_processes(processes, device))
     if len(chunks) == 1:

@@ -41,7 +41,7 @@ from lessonbench.engine.training import resolve_device
 from lessonbench.fileio import log
 from lessonbench.jobs.search_space import distributions, narrow, round_seed, sample
 from lessonbench.jobs.search_trials import search_data, train_trials, trial_spec  # noqa: F401 - the search's API
-from lessonbench.spec.config import TUNED, with_values
+from lessonbench.spec.config import TUNED, training_spec, with_values
 from lessonbench.spec.files import canonical_json
 from lessonbench.store import exclusive
 
@@ -51,7 +51,7 @@ STATES = optuna.trial.TrialState
 
 def study_name(strategy: str, search_seed: int, settings: dict, base: dict, code_version: str = "") -> str:
     """Named after everything that decides its trials, so a study is resumed only by the same search."""
-    identity = canonical_json({"search": settings, "base": base, "code": code_version})
+    identity = canonical_json({"search": settings, "base": training_spec(base), "code": code_version})
     digest = hashlib.sha256(identity.encode()).hexdigest()
     return f"{strategy}-{search_seed}-{digest[:12]}"
 

@@ -10,7 +10,7 @@ the claims "at its best" never read the runs that chose the value (DeepOBS's pro
 With a store (config `store`), each trained point is kept under its own spec, seeds, data and code
 (`stored_point`, `train_point`): editing the experiment's own value (its lr, in an lr sweep) changes the
 sweep's spec but no other point's, so only the points never trained before train. The points to train may
-share several processes (`train_points`, `--processes`): each is one stack, alike in any process.
+share several processes (`train_points`, the job's `processes`): each is one stack, alike in any process.
 """
 
 from __future__ import annotations
@@ -238,7 +238,8 @@ def train_sweep_step(args) -> None:
 
     inputs = {"split": args.split, "scaler": args.scaler,
               **{f"experiment_{name}": path for name, path in experiment_files.items() if name != "timing"}}
-    store.reuse_or_run(args.store, "sweep", {"sweep": sweep, "threads": args.threads, "device": args.device},
+    keyed = {**sweep, "spec": training_spec(sweep["spec"])}  # what trains: a section move keeps the key
+    store.reuse_or_run(args.store, "sweep", {"sweep": keyed, "threads": args.threads, "device": args.device},
                        inputs, outputs, run, log, f"sweep {sweep['id']!r}")
     chosen = json.loads(Path(args.best).read_text())
     log(f"{sweep['id']}: best {sweep['key']} = {chosen['value']:g} "

@@ -18,7 +18,7 @@ from lessonbench.planning.plan import (
                                        SETTINGS,
                                        TUNED,
                                        Plan,
-                                       SettingsText,
+                                       digest,
                                        given,
                                        run_files,
                                        tables,
@@ -27,5 +27,5 @@ from lessonbench.planning.plan import (
 )
 
 __all__ = ["CLAIM_TABLES", "DETERMINISTIC_RUN_FILES", "FIGURES", "LABELLED_TABLES", "RUN_FILES", "SEARCH_TABLES",
-           "SETTINGS", "TRAINING_STEPS", "TUNED", "Job", "Plan", "SettingsText", "files_hash", "given", "job_json",
+           "SETTINGS", "TRAINING_STEPS", "TUNED", "Job", "Plan", "digest", "files_hash", "given", "job_json",
            "run_files", "sweep_points_kept", "tables", "train_threads", "verification", "without_words"]

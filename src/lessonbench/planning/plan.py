@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -35,20 +36,14 @@ def without_words(spec: dict) -> dict:
     return {key: value for key, value in spec.items() if key not in PROSE}
 
 
+def digest(text: str) -> str:
+    """The short SHA-256 that names a settings file after its text."""
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def run_files(folder: str, names=tuple(RUN_FILES)) -> dict[str, str]:
     """{name: path} of a run's files in `folder` (a pattern like results/runs/{experiment})."""
     return {name: f"{folder}/{RUN_FILES[name]}" for name in names}
-
-
-class SettingsText(str):
-    """A settings file's text, handed to the job that writes it as a parameter. Snakemake compares parameters by
-    their repr: this one's is a digest, so a changed file reruns its job and `snakemake -n` says so in a short
-    line instead of printing the settings twice."""
-
-    def __repr__(self) -> str:
-        import hashlib
-
-        return f"settings:{hashlib.sha256(self.encode()).hexdigest()[:16]}"
 
 
 @dataclass
@@ -157,8 +152,10 @@ class Plan:
 
     # --- settings files ----------------------------------------------------------------------------------
     @cached_property
-    def settings(self) -> dict[str, SettingsText]:
-        """{path: text} of every settings file the jobs read (canonical JSON: a reordered YAML changes nothing)."""
+    def settings(self) -> dict[str, str]:
+        """{path: text} of every settings file the jobs read: canonical JSON (a reordered YAML changes nothing),
+        named after its text's digest, `KIND/NAME.DIGEST.json`: a changed text is a file no job has made yet, so the
+        jobs that read it rerun whatever Snakemake's records hold (a tree from before, `.snakemake` deleted)."""
         files = {"data/split": self.data, "claims/claims": {"claims": self.claims, "left_out": self.claims_left_out},
                  "report/section_titles": {s: self.section_titles.get(s) for s in self.sections}}
         files |= {f"specs/{exp}": spec for exp, spec in self.specs.items()}
@@ -168,10 +165,16 @@ class Plan:
             files["search/settings"] = {k: v for k, v in self.search.items() if k != "base_spec"}
             files["search/base"] = without_words(self.search["base_spec"])
         files |= {f"illustrations/{name}": value for name, value in self.illustration_settings().items()}
-        return {f"{SETTINGS}/{name}.json": SettingsText(canonical_json(value) + "\n") for name, value in files.items()}
+        texts = {name: canonical_json(value) + "\n" for name, value in files.items()}
+        return {f"{SETTINGS}/{name}.{digest(text)}.json": text for name, text in texts.items()}
+
+    @cached_property
+    def _paths(self) -> dict[str, str]:
+        return {path.removeprefix(f"{SETTINGS}/").rsplit(".", 2)[0]: path for path in self.settings}
 
     def settings_file(self, name: str) -> str:
-        return f"{SETTINGS}/{name}.json"
+        """The path of the settings file `KIND/NAME` (its digest in the name)."""
+        return self._paths[name]
 
     def illustration_settings(self) -> dict[str, dict]:
         def ordered(block: str, key: str) -> dict:  # entries kept in file order, as [name, value] pairs
