@@ -558,7 +558,7 @@ def test_killed_snakemake_recovers_with_one_writer(tree, first_run):
             (trainer,), _ = training_jobs(proc, "he_relu")
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
-        assert trainer.is_running()  # the orphan goes on writing l2's files
+        assert trainer.is_running()  # the orphan goes on writing he_relu's files
         snakemake(tree, "--unlock")
         snakemake(tree)
         text = log.read_text()
