@@ -9,7 +9,7 @@ import re
 import pytest
 import yaml
 
-from lessonbench.cli import NotInJob, read_job
+from lessonbench.cli import NotInJob, main, read_job
 from lessonbench.planning import Job, Plan, digest, job_json, train_threads
 from lessonbench.spec.files import ConfigError
 
@@ -135,3 +135,5 @@ def test_a_job_reads_its_settings_and_names_what_it_lacks(tmp_path):
         read_job(json.dumps({"input": {"runs": "a"}, "output": {"runs": "b"}}))
     with pytest.raises(SystemExit, match="not a readable JSON settings file"):
         read_job(json.dumps({"input": {"spec": str(tmp_path / "missing.json")}}))
+    with pytest.raises(SystemExit, match="lessonbench collect_tables: the job gives no 'specs'"):
+        main(["collect_tables", "{}"])  # a rule and its step that disagree: one line, no traceback

@@ -110,7 +110,10 @@ def main(argv=None) -> int:
     for item in args.values:
         name, _, value = item.partition("=")
         setattr(job, name, json.loads(value))
-    getattr(importlib.import_module(f"lessonbench.{STEPS[args.step]}"), f"{args.step}_step")(job)
+    try:
+        getattr(importlib.import_module(f"lessonbench.{STEPS[args.step]}"), f"{args.step}_step")(job)
+    except NotInJob as err:  # a rule and its step disagree: one line naming what is missing
+        raise JobError(f"lessonbench {args.step}: {err}") from None
     return 0
 
 
