@@ -532,6 +532,10 @@ def test_changes_since_the_previous_report_and_a_revert_trains_nothing(tree, fir
     changes = text[start:text.index(" Summary ", start)]
     assert "adam optimizer.lr 0.01 → 0.005" in changes, changes
     assert "1 changed, 0 added, 0 removed" in changes
+    # the edit wrote adam's new settings files and removed the ones they replace (and their logs)
+    for kind in ("numbers", "specs"):
+        assert len(list((tree / "results/settings" / kind).glob("adam.*.json"))) == 1, kind
+        assert len(list((tree / "results/logs/write_settings" / kind).glob("adam.*.log"))) <= 1, kind
     proc = snakemake(tree)  # adam's lr back to 0.01: the stored results come back
     for log in ("train_experiment/adam.log", "train_sweep/adam_lr.log"):
         text = (tree / "results/logs" / log).read_text()

@@ -1,7 +1,7 @@
 # Each settings file the jobs read, written by this job from the plan. Its name carries its text's digest
 # (KIND/NAME.DIGEST.json), so an edit is a new file: the jobs that read it rerun, and `snakemake -n` names it;
 # a reordered YAML (the same canonical JSON) is the same file and reruns nothing. Nothing is written while
-# Snakemake plans; the file this one replaces is removed.
+# Snakemake plans; the file this one replaces (and its empty log) is removed.
 rule write_settings:
     output:
         "results/settings/{kind}/{name}.{digest}.json",
@@ -17,6 +17,7 @@ rule write_settings:
     conda:
         CONDA_ENV
     shell:
-        "for old in results/settings/{wildcards.kind}/{wildcards.name}.*.json; do"
-        ' [ "$old" = {output:q} ] || rm -f "$old"; done;'
+        "for old in results/settings/{wildcards.kind}/{wildcards.name}.*.json"
+        " results/logs/write_settings/{wildcards.kind}/{wildcards.name}.*.log; do"
+        ' [ "$old" = {output:q} ] || [ "$old" = {log:q} ] || rm -f "$old"; done;'
         " printf '%s' {params.text:q} > {output:q}"
