@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from lessonbench.cli import NotInJob, main, read_job
-from lessonbench.planning import Job, Plan, digest, job_json, train_threads
+from lessonbench.planning import Plan, PlannedJob, digest, job_json, train_threads
 from lessonbench.spec.files import ConfigError
 
 from .conftest import ROOT
@@ -90,8 +90,9 @@ def test_a_lone_retraining_experiment_gets_the_spare_cores(tmp_path):
     edited.write_text(text.replace("optimizer: {name: adam, lr: 0.01}", "optimizer: {name: adam, lr: 0.02}"))
     plan = Plan(lesson_config(experiment_files=[str(edited)]))
     assert not plan.sweep_reads_experiment("adam_lr")
-    adam, sweep = Job("train_experiment", {"experiment": "adam"}), Job("train_sweep", {"sweep": "adam_lr"})
-    needrun = [adam, sweep, Job("collect_tables", {})]
+    adam = PlannedJob("train_experiment", {"experiment": "adam"})
+    sweep = PlannedJob("train_sweep", {"sweep": "adam_lr"})
+    needrun = [adam, sweep, PlannedJob("collect_tables", {})]
     kept = lambda sweep, new_data: True  # noqa: E731 - the store keeps every point: the sweep trains nothing
     assert train_threads(plan, adam, needrun, 2, kept) == 2
     assert train_threads(plan, adam, needrun, 16, kept) == 10  # never more processes than seeds
@@ -102,8 +103,8 @@ def test_a_lone_retraining_experiment_gets_the_spare_cores(tmp_path):
 
 
 def test_a_clean_run_trains_one_process_a_job(plan):
-    needrun = [Job("train_experiment", {"experiment": exp}) for exp in plan.trained]
-    needrun += [Job("search", {"strategy": "random", "seed": "0"}), Job("prepare_data", {})]
+    needrun = [PlannedJob("train_experiment", {"experiment": exp}) for exp in plan.trained]
+    needrun += [PlannedJob("search", {"strategy": "random", "seed": "0"}), PlannedJob("prepare_data", {})]
     assert {train_threads(plan, job, needrun, 4) for job in needrun} == {1}
     assert train_threads(plan, needrun[0], [], 4) == 1  # the DAG not known yet
 
@@ -111,7 +112,8 @@ def test_a_clean_run_trains_one_process_a_job(plan):
 def test_a_sweep_waiting_for_its_experiment_shares_the_cores_after_it(plan):
     """momentum_lr's grid holds momentum's own value: it reads momentum back, so it waits and then trains."""
     assert plan.sweep_reads_experiment("momentum_lr")
-    needrun = [Job("train_experiment", {"experiment": "momentum"}), Job("train_sweep", {"sweep": "momentum_lr"})]
+    needrun = [PlannedJob("train_experiment", {"experiment": "momentum"}),
+               PlannedJob("train_sweep", {"sweep": "momentum_lr"})]
     assert train_threads(plan, needrun[0], needrun, 2) == 2
     assert train_threads(plan, needrun[1], needrun, 2) == 2
 

@@ -20,7 +20,7 @@ else:
 from lessonbench import planning
 from lessonbench.cli import STEPS
 from lessonbench.imports import source_files
-from lessonbench.planning import FIGURES, RUN_FILES, TUNED, Job, run_files, tables
+from lessonbench.planning import FIGURES, PlannedJob, run_files, tables
 from lessonbench.spec.config import config_hash
 from lessonbench.spec.files import ConfigError
 
@@ -84,8 +84,8 @@ def train_threads(wildcards):
         return 1
     if not workflow.local_exec or config["device"] != "cpu":
         return 1
-    jobs = [Job(job.rule.name, dict(job.wildcards.items())) for job in needrun]
-    me = Job("train_experiment" if "experiment" in wildcards.keys() else "train_sweep", dict(wildcards.items()))
+    jobs = [PlannedJob(job.rule.name, dict(job.wildcards.items())) for job in needrun]
+    me = PlannedJob("train_experiment" if "experiment" in wildcards.keys() else "train_sweep", dict(wildcards.items()))
     return planning.train_threads(PLAN, me, jobs, cores, points_kept=points_kept)
 
 

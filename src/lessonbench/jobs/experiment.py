@@ -66,11 +66,6 @@ def write_experiment(result: dict, out: dict) -> None:
     fileio.write_json(result["timing"], out["timing"])
 
 
-def train_chunk_step(args) -> None:
-    """Some of an experiment's seeds (a chunk: `seeds`), into files combine_chunks joins."""
-    train_experiment_step(args)
-
-
 def combine_chunks_step(args) -> None:
     """One experiment's files from its seed chunks, as the unchunked job would have written them."""
     result = combine_results([
@@ -167,3 +162,6 @@ def train_experiment_step(args) -> None:
     board = pd.read_parquet(outputs["runs"])
     log(f"{args.experiment}: mean test accuracy {100 * board['final_test_accuracy'].mean():.2f}% "
         f"over {len(board)} seeds ({int(board['diverged_epoch'].notna().sum())} diverged)")
+
+
+train_chunk_step = train_experiment_step  # a chunk: the experiment's step on some of its seeds (`seeds`)

@@ -6,26 +6,21 @@ decision about experiments, files, settings and cores is made here, where it is 
 `write_settings` job, whose text comes from `Plan.settings`.
 """
 
-from lessonbench.planning.cores import TRAINING_STEPS, Job, sweep_points_kept, train_threads
+from lessonbench.planning.cores import PlannedJob, sweep_points_kept, train_threads
 from lessonbench.planning.jobs import files_hash, job_json
 from lessonbench.planning.plan import (
                                        CLAIM_TABLES,
                                        DETERMINISTIC_RUN_FILES,
                                        FIGURES,
                                        LABELLED_TABLES,
-                                       RUN_FILES,
                                        SEARCH_TABLES,
-                                       SETTINGS,
-                                       TUNED,
                                        Plan,
                                        digest,
-                                       given,
                                        run_files,
                                        tables,
                                        verification,
-                                       without_words,
 )
 
-__all__ = ["CLAIM_TABLES", "DETERMINISTIC_RUN_FILES", "FIGURES", "LABELLED_TABLES", "RUN_FILES", "SEARCH_TABLES",
-           "SETTINGS", "TRAINING_STEPS", "TUNED", "Job", "Plan", "digest", "files_hash", "given", "job_json",
-           "run_files", "sweep_points_kept", "tables", "train_threads", "verification", "without_words"]
+__all__ = ["CLAIM_TABLES", "DETERMINISTIC_RUN_FILES", "FIGURES", "LABELLED_TABLES", "SEARCH_TABLES", "Plan",
+           "PlannedJob", "digest", "files_hash", "job_json", "run_files", "sweep_points_kept", "tables",
+           "train_threads", "verification"]

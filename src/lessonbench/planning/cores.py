@@ -12,14 +12,14 @@ TRAINING_STEPS = {"train_experiment", "train_chunk", "train_sweep", "search", "s
 
 
 @dataclass
-class Job:
+class PlannedJob:
     """A job Snakemake is about to run, as the plan needs to know it: its step and wildcards."""
 
     step: str
     wildcards: dict
 
 
-def train_threads(plan: Plan, job: Job, needrun: list[Job], cores: int,
+def train_threads(plan: Plan, job: PlannedJob, needrun: list[PlannedJob], cores: int,
                   points_kept=lambda sweep, new_data: False) -> int:
     """The cores of a job that trains several stacks (an experiment's seeds, a sweep's points) on this machine:
     more than one only when few of them run (one experiment edited, say). The experiments about to retrain and
