@@ -137,3 +137,15 @@ def test_holm():
     assert stats.holm([0.04, 0.01, 0.02]).tolist() == pytest.approx([0.04, 0.03, 0.04])
     adjusted = stats.holm([0.5, np.nan, 0.001])
     assert np.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.002) and adjusted[0] == pytest.approx(0.5)
+
+
+def test_two_way_each_is_two_way_of_each_matrix():
+    """Matrices of one shape share one draw of the resampling weights: the same numbers as a call each."""
+    rng = np.random.default_rng(5)
+    matrices = [rng.integers(0, 2, size=shape).astype(float) for shape in ((3, 40), (3, 40), (2, 40), (3, 40))]
+    matrices.append(np.zeros((0, 40)))
+    each = stats.two_way_each(matrices, resamples=500, bounds=(0.0, 1.0))
+    for matrix, result in zip(matrices, each):
+        alone = stats.two_way(matrix, resamples=500, bounds=(0.0, 1.0))
+        assert result.keys() == alone.keys()
+        assert all(result[k] == alone[k] or (result[k] != result[k] and alone[k] != alone[k]) for k in alone)

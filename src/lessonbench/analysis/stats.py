@@ -192,7 +192,30 @@ def two_way(matrix, threshold: float = 0.0, level: float = LEVEL, resamples: int
     weights), so the interval carries the seeds' spread and the test set's own sampling error. Percentile
     interval; p-values by inverting it: the share of resampled means on the far side of `threshold`.
     """
-    matrix = np.asarray(matrix, dtype=float)
+    return two_way_each([matrix], threshold, level, resamples, seed, bounds)[0]
+
+
+def two_way_each(matrices, threshold: float = 0.0, level: float = LEVEL, resamples: int = RESAMPLES,
+                 seed: int = SEED, bounds: tuple[float, float] | None = None) -> list[dict]:
+    """`two_way` of each matrix. The resampling weights depend only on the matrix's shape and the seed, so
+    matrices of one shape (every experiment's seeds x test samples) share one draw of them: the same numbers
+    as one `two_way` call each, without drawing 10,000 x samples multinomial weights again for every one."""
+    weights: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    results = []
+    for matrix in matrices:
+        matrix = np.asarray(matrix, dtype=float)
+        if matrix.size and matrix.shape not in weights:
+            rows, cols = matrix.shape
+            rng = np.random.default_rng(seed)
+            weights[matrix.shape] = (rng.multinomial(rows, np.full(rows, 1 / rows), size=resamples),
+                                     rng.multinomial(cols, np.full(cols, 1 / cols), size=resamples))
+        results.append(_two_way(matrix, weights.get(matrix.shape), threshold, level, resamples, bounds))
+    return results
+
+
+def _two_way(matrix: np.ndarray, weights, threshold: float, level: float, resamples: int,
+             bounds: tuple[float, float] | None) -> dict:
+    """two_way of one matrix, given its (row, column) resampling weights."""
     rows, cols = matrix.shape
     out = {"n": rows, "mean": float(matrix.mean()) if matrix.size else math.nan, "low": math.nan, "high": math.nan,
            "p": math.nan, "p_greater": math.nan, "p_less": math.nan, "p_floor": 2 / (resamples + 1),
@@ -200,9 +223,7 @@ def two_way(matrix, threshold: float = 0.0, level: float = LEVEL, resamples: int
            "sd": float(matrix.mean(axis=1).std(ddof=1)) if rows > 1 else math.nan, "se": math.nan}
     if not matrix.size:
         return out
-    rng = np.random.default_rng(seed)
-    row_w = rng.multinomial(rows, np.full(rows, 1 / rows), size=resamples)
-    col_w = rng.multinomial(cols, np.full(cols, 1 / cols), size=resamples)
+    row_w, col_w = weights
     means = np.einsum("rs,sc,rc->r", row_w, matrix, col_w) / (rows * cols)
     alpha = 1 - level
     low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from lessonbench import fileio
-from lessonbench.analysis.stats import mean_interval, two_way
+from lessonbench.analysis.stats import mean_interval, two_way_each
 from lessonbench.analysis.testset import right_wrong
 from lessonbench.fileio import log
 from lessonbench.spec.config import TUNED
@@ -21,11 +21,20 @@ from lessonbench.spec.config import TUNED
 ACCURACY = (0.0, 1.0)  # where an accuracy's interval must stay
 
 
-def leaderboard_row(runs: pd.DataFrame, probs: pd.DataFrame) -> dict:
-    """Summary of one experiment's seeds; accuracy figures over the seeds that did not diverge."""
+def right_wrong_ok(runs: pd.DataFrame, probs: pd.DataFrame) -> np.ndarray:
+    """1/0 per (seed, test sample) of one experiment's seeds that did not diverge."""
     ok = runs[runs["diverged_epoch"].isna()]
-    res = two_way(right_wrong(probs, runs["experiment"].iloc[0], ok["seed"]).to_numpy(), bounds=ACCURACY)
-    low, high = res["low"], res["high"]
+    return right_wrong(probs, runs["experiment"].iloc[0], ok["seed"]).to_numpy()
+
+
+def leaderboard_row(runs: pd.DataFrame, probs: pd.DataFrame, test: dict | None = None) -> dict:
+    """Summary of one experiment's seeds; accuracy figures over the seeds that did not diverge.
+
+    test: the two-way bootstrap of right_wrong_ok(runs, probs), where the caller computed it (with others).
+    """
+    ok = runs[runs["diverged_epoch"].isna()]
+    test = test or two_way_each([right_wrong_ok(runs, probs)], bounds=ACCURACY)[0]
+    low, high = test["low"], test["high"]
     return {
         "n_seeds": len(runs),
         "n_diverged": int(runs["diverged_epoch"].notna().sum()),
@@ -48,8 +57,9 @@ def score_board(runs: pd.DataFrame, meta: pd.DataFrame, probs: pd.DataFrame) -> 
 
     What the figure steps read: a title edit leaves it, and them, alone.
     """
-    rows = [{"experiment": exp, **leaderboard_row(group, probs)}
-            for exp, group in runs.groupby("experiment", sort=False)]
+    groups = list(runs.groupby("experiment", sort=False))
+    tests = two_way_each([right_wrong_ok(group, probs) for _, group in groups], bounds=ACCURACY)
+    rows = [{"experiment": exp, **leaderboard_row(group, probs, test)} for (exp, group), test in zip(groups, tests)]
     board = meta[["experiment", "section", "epochs"]].merge(pd.DataFrame(rows), on="experiment")
     board["rank"] = board["test_accuracy_mean"].rank(ascending=False, method="min").astype("Int64")
     return board
@@ -104,14 +114,17 @@ def paired_differences(runs: pd.DataFrame, baseline: str, probs: pd.DataFrame) -
     """
     ok = runs[runs["diverged_epoch"].isna()]
     seeds = {exp: set(group["seed"]) for exp, group in ok.groupby("experiment", sort=False)}
-    rows = []
     base = right_wrong(probs, baseline) if baseline in seeds else None  # once, not once per experiment
+    pairs = []
     for exp in runs["experiment"].unique():
         if exp == baseline or base is None:
             continue
         both = sorted(seeds.get(exp, set()) & seeds[baseline])  # all diverged: no pairs
-        diff = right_wrong(probs, exp, both) - base.loc[both]
-        res = two_way(diff.to_numpy()) if both else {"mean": np.nan, "low": np.nan, "high": np.nan}
+        pairs.append((exp, both, right_wrong(probs, exp, both) - base.loc[both]))
+    tests = two_way_each([diff.to_numpy() for _, both, diff in pairs if both])
+    rows = []
+    for exp, both, diff in pairs:
+        res = tests.pop(0) if both else {"mean": np.nan, "low": np.nan, "high": np.nan}
         per_seed = diff.mean(axis=1)
         rows.append({"experiment": exp, "baseline": baseline, "n_pairs": len(both), "diff_mean": res["mean"],
                      "diff_ci_low": res["low"], "diff_ci_high": res["high"],
