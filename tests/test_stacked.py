@@ -15,6 +15,7 @@ import yaml
 from torch import nn
 
 from lessonbench.engine.models import build_model, init_weights
+from lessonbench.engine.optimizers import FUSED, FusedStep, stack_optimizer
 from lessonbench.engine.stacked import StackedMLP, dropout_noise
 from lessonbench.engine.training import evaluate, generators, resolve_device, seed_losses, train_epoch, train_stack
 from lessonbench.spec.registries import OPTIMIZERS, build_optimizer
@@ -126,12 +127,12 @@ def test_a_stack_of_one_is_the_lessons_plain_model(exp_id, lesson, small_data):
         assert abs(ours["accuracy"] - theirs["accuracy"]) <= 1 / 100 + 1e-12, (ours, theirs)  # at most 1 sample
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("name, fused", [(name, False) for name in sorted(OPTIMIZERS)] +
+                         [(name, True) for name in sorted(FUSED)])
 def test_optimizers_update_each_element_on_its_own(name, fused):
     """A stacked parameter is K independent parameters to torch's optimizers: stepping rows 0 and 1 of one
-    (2, n) tensor gives bit for bit what stepping each row as its own tensor gives, fused or not, in the
-    SIMD body and in the scalar tail alike."""
+    (2, n) tensor gives bit for bit what stepping each row as its own tensor gives, torch.optim's or the fused
+    kernel's (FusedStep), in the SIMD body and in the scalar tail alike."""
     spec = {"name": name, "lr": 0.05, **({"weight_decay": 0.01} if name != "adadelta" else {})}
     if name == "sgd":
         spec["momentum"] = 0.9
@@ -141,8 +142,9 @@ def test_optimizers_update_each_element_on_its_own(name, fused):
     grads = [torch.randn(2, n, generator=gen) for _ in range(5)]
     stacked = nn.Parameter(start.clone())
     rows = [nn.Parameter(start[k].clone()) for k in range(2)]
-    opt_stacked = build_optimizer([stacked], spec, fused=fused)
-    opt_rows = [build_optimizer([row], spec, fused=fused) for row in rows]
+    build = (lambda param: FusedStep(param, spec)) if fused else (lambda param: build_optimizer([param], spec))
+    opt_stacked = build(stacked)
+    opt_rows = [build(row) for row in rows]
     for grad in grads:
         stacked.grad = grad.clone()
         opt_stacked.step()
@@ -162,7 +164,7 @@ def test_a_diverging_seed_leaves_its_neighbours_alone(lesson, small_data):
         if poison:
             with torch.no_grad():
                 model.tensors()["weight2"][1].fill_(1e38)  # seed 1's logits overflow at once
-        optimizer = build_optimizer(model.parameters(), spec["optimizer"], fused=True)
+        optimizer = stack_optimizer(model.flat, spec["optimizer"])
         train_epoch(model, optimizer, *small_data["train"], 32, generators(list(range(k)), "shuffle"), [])
         return model, evaluate(model, *small_data["val"])
 

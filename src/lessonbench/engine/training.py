@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from lessonbench.engine.models import N_CLASSES
+from lessonbench.engine.optimizers import stack_optimizer
 from lessonbench.engine.stacked import StackedMLP, dropout_noise
-from lessonbench.spec.registries import build_optimizer
 
 STREAMS = ("init", "shuffle", "dropout")
 HISTORY_DTYPES = {"seed": "int64", "epoch": "int64", "split": "str", "loss": "float64", "accuracy": "float64"}
@@ -111,7 +111,7 @@ class Stack:
     """A stack of seeds ready to train: the model, its optimizer, each seed's generators, and the step."""
 
     model: StackedMLP
-    optimizer: torch.optim.Optimizer
+    optimizer: object  # FusedStep or a torch.optim.Optimizer: what stack_optimizer gives
     shuffle: list[torch.Generator]
     dropout: list[torch.Generator]
     dropout_p: list[float] | None = None  # one per seed, where the seeds' dropout differs
@@ -133,12 +133,11 @@ def build_stack(spec: dict, seeds: list[int], device: torch.device, per_seed: di
     if per_seed is None:
         model = StackedMLP(spec["model"], len(seeds), device)
         model.initialise(generators(seeds, "init"))
-        optimizer = build_optimizer(model.parameters(), spec["optimizer"], fused=True)
+        optimizer = stack_optimizer(model.flat, spec["optimizer"])
         return Stack(model, optimizer, generators(seeds, "shuffle"), generators(seeds, "dropout"))
     model = StackedMLP({**spec["model"], "dropout": max(per_seed["dropout"])}, len(seeds), device)
     model.initialise(generators(seeds, "init"))
-    optimizer = build_optimizer(model.parameters(), {**spec["optimizer"], "lr": 1.0, "weight_decay": 0.0},
-                                fused=True)
+    optimizer = stack_optimizer(model.flat, {**spec["optimizer"], "lr": 1.0, "weight_decay": 0.0})
     lr, decay = model.per_seed(per_seed["lr"]), model.per_seed(per_seed["weight_decay"])
 
     @torch.no_grad()
