@@ -86,7 +86,10 @@ def test_two_workers_share_one_study(postgres, lesson, split_frame, tmp_path):
     logs = [w.communicate(timeout=600)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], logs
     counts = [json.loads((tmp_path / f"worker-{w}.json").read_text())["trials_trained"] for w in range(2)]
-    assert sum(counts) >= 12 and all(c > 0 for c in counts), (counts, logs)  # both worked; together all 12
+    # together all 12; which worker trains which depends on timing (a worker asks for every trial left in the
+    # round and trains them stacked; a fast one may take both rounds), but both joined the one study
+    assert sum(counts) >= 12, (counts, logs)
+    assert all(f"search worker {w} of 2" in log for w, log in enumerate(logs)), logs
     names = [s for s in optuna.get_all_study_names(postgres) if s.startswith("random-0-")]
     assert len(names) == 1  # one study
     data = search_data(train_val, scaler)

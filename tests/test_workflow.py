@@ -1,11 +1,11 @@
-"""One real Snakemake run on a tiny configuration (2 seeds, 2 epochs), driven through the CLI.
+"""One real Snakemake run on the tiny configuration (.test/: 2 seeds, 2 epochs), driven through the CLI.
 
 Checks: dry run, full run, a readable PDF naming every experiment, a second run plans nothing,
 touching code or reordering YAML plans nothing, editing one experiment plans only it and what
-depends on it, a code edit reruns the steps that run that code, byte-identical tables and PDF from
-two clean runs (--cores 2 and 1), bad input stopping before any job, a diverging experiment and a
-hostile title rendered safely, a killed job rerun alone, --keep-going past a failing experiment,
-and the pipeline's own determinism check.
+depends on it, a code edit reruns the steps that run that code, byte-identical tables, weights and PDF
+from two clean runs (--cores 4, and every job a process of its own through a cluster executor), bad
+input stopping before any job, a diverging experiment and a hostile title rendered safely, a killed job
+rerun alone, --keep-going past a failing experiment, and the pipeline's own determinism check.
 
 One clean run (`run_tree`) is shared; a test that changes anything works in its own copy of it (`tree`),
 so the tests pass in any order.
@@ -34,7 +34,8 @@ from pypdf import PdfReader
 from .conftest import ROOT, missing
 
 pytestmark = pytest.mark.workflow
-COPY = ["Snakefile", "environment.yml", "profiles", "workflow", "src", "experiments", "config", "report_templates"]
+COPY = ["Snakefile", "environment.yml", "profiles", "workflow", "src", "experiments", "config", "report_templates",
+        ".test"]
 DETERMINISTIC = [f"results/tables/{t}.{ext}" for t in ("experiments", "history", "runs", "test_probs",
                                                          "leaderboard", "scores", "comparisons", "claims",
                                                          "claim_seeds", "showcase", "data")
@@ -52,11 +53,23 @@ HOSTILE = "<script>alert(1)</script>"
 
 
 def make_tree(dest: Path) -> Path:
-    """A copy of the workflow with a tiny experiment file: every lesson experiment, 2 seeds x 2 epochs."""
+    """A copy of the workflow with the tiny configuration (.test/): every lesson experiment, 2 seeds x 2 epochs."""
     for name in COPY:
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name, **(
-            {"ignore": shutil.ignore_patterns("__pycache__")} if src.is_dir() else {}))
+            {"ignore": shutil.ignore_patterns("__pycache__", "results", ".snakemake", ".lessonbench-store"),
+             "symlinks": True} if src.is_dir() else {}))
+    for name in TINY:
+        shutil.copy2(ROOT / ".test" / "experiments" / f"{name}.yaml", dest / "experiments")
+    shutil.copy2(ROOT / ".test" / "config" / "config.yaml", dest / "config" / "config.yaml")
+    return dest
+
+
+TINY = ("tiny", "tiny_search", "tiny_sweeps")
+
+
+def shortened() -> dict[str, dict]:
+    """What .test/experiments holds: the lesson's files, shortened, with a hostile title and a diverging experiment."""
     doc = yaml.safe_load((ROOT / "experiments" / "lesson.yaml").read_text())
     doc["defaults"]["seeds"] = 2
     for entry in doc["experiments"].values():
@@ -66,18 +79,19 @@ def make_tree(dest: Path) -> Path:
         "section": "stress", "title": "Diverges", "epochs": 2,
         "model": {"activation": "relu", "init": {"name": "kaiming_uniform"}},
         "optimizer": {"name": "sgd", "lr": 100.0}}
-    (dest / "experiments" / "tiny.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     search = yaml.safe_load((ROOT / "experiments" / "search.yaml").read_text())
     search["search"].update(epochs=2, rounds=2, trials_per_round=3, keep_top=2, search_seeds=[0])
-    (dest / "experiments" / "tiny_search.yaml").write_text(yaml.safe_dump(search, sort_keys=False))
     sweeps = yaml.safe_load((ROOT / "experiments" / "sweeps.yaml").read_text())
     sweeps["settings"]["seeds"] = 2
-    (dest / "experiments" / "tiny_sweeps.yaml").write_text(yaml.safe_dump(sweeps, sort_keys=False))
-    (dest / "config" / "config.yaml").write_text(
-        "experiment_files: [experiments/tiny.yaml]\ntorch_threads: 1\nverify_experiment: lesson_best\n"
-        "illustrations_file: experiments/illustrations.yaml\nsearch_file: experiments/tiny_search.yaml\n"
-        "sweeps_file: experiments/tiny_sweeps.yaml\n")
-    return dest
+    return {"tiny": doc, "tiny_search": search, "tiny_sweeps": sweeps}
+
+
+def test_the_tiny_configuration_is_the_lessons_shortened():
+    """.test/experiments follows the lesson's files: an edit there (a new experiment, a claim's twin) is in the tiny
+    tree too, or this fails, naming the file to bring in step."""
+    for name, expected in shortened().items():
+        path = ROOT / ".test" / "experiments" / f"{name}.yaml"
+        assert yaml.safe_load(path.read_text()) == expected, f"{path} is out of step with experiments/"
 
 
 def snakemake(tree: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -186,14 +200,6 @@ def test_two_clean_runs_give_identical_files(first_run, tmp_path_factory):
     assert not {"collect_tables", "check_claims", "render_report", "summarise_search"} & set(rules)  # stay local
     weights = torch.load(other / "results/runs/adam/weights.pt", weights_only=True)
     assert sorted(weights) == [0, 1] and weights[0]["0.weight"].shape == (100, 64)
-
-
-def test_snakemakes_own_report(tree, first_run):
-    snakemake(tree, "--report", "report.zip")
-    with zipfile.ZipFile(tree / "report.zip") as archive:
-        names = archive.namelist()
-    for wanted in ("report.pdf", "leaderboard.png", "confusion.png", "search_values.png", "report.html"):
-        assert any(name.endswith(wanted) for name in names), (wanted, names[:20])
 
 
 def test_slurm_profile_dry_run(run_tree):
@@ -458,8 +464,9 @@ def test_killed_job_leaves_nothing_and_reruns_alone(tree):
         assert planned(tree) == {"train_experiment": ["l2"], "train_sweep": [""], **FROM_THE_TABLES}
     finally:
         restore(tree, original)
-    snakemake(tree)
-    assert planned(tree) == {}
+    # the killed job left no lock behind: l2 (back to 2 epochs) comes back from the store at once
+    snakemake(tree, "results/runs/l2/runs.parquet")
+    assert "reused the stored result" in log.read_text()
 
 
 def test_keep_going_past_a_failing_experiment(tree):
@@ -478,8 +485,6 @@ def test_keep_going_past_a_failing_experiment(tree):
     assert "experiment 'batchnorm', seeds 0..1: training failed" in log
     assert "batch_size 2 with 1077 training samples leaves a batch of one sample" in log
     assert (tree / "results/runs/he_relu/runs.parquet").stat().st_mtime_ns > before  # the others went on
-    snakemake(tree)
-    assert planned(tree) == {}
 
 
 def test_report_in_a_real_browser(run_tree, first_run):
@@ -548,10 +553,12 @@ def test_changes_since_the_previous_report_and_a_revert_trains_nothing(tree, fir
     assert history["build"].nunique() >= 3 and set(history["experiment"]) >= {"adam", "sgd_uniform", "tuned"}
 
 
-def test_killed_snakemake_recovers_with_one_writer(tree, first_run):
+def test_killed_snakemake_recovers_with_one_writer(tree):
     """SIGKILL to Snakemake leaves its training job running; the README's recovery (--unlock, run again) at
     once starts a second job for the same files, which waits for the first and takes its stored result."""
-    original = edit_experiment(tree, "he_relu", epochs=400)  # no sweep reads he_relu: it is the one job
+    # no sweep reads he_relu: it is the one job; 1000 epochs (~15 s) outlast the kill, --unlock and the next
+    # run's start, so the second job finds the first still writing
+    original = edit_experiment(tree, "he_relu", epochs=1000)
     log = tree / "results/logs/train_experiment/he_relu.log"
     log.unlink(missing_ok=True)
     try:
@@ -570,10 +577,6 @@ def test_killed_snakemake_recovers_with_one_writer(tree, first_run):
         assert "waiting: another job is still writing" in text and "reused the stored result" in text, text
     finally:
         restore(tree, original)
-    snakemake(tree)  # he_relu back to 2 epochs: its first result comes back from the store
-    for name in DETERMINISTIC:
-        if name.startswith("results/tables/"):
-            assert (tree / name).read_bytes() == first_run[name], name
 
 
 def test_dry_run_names_the_settings_that_changed_in_short_lines(tree):
@@ -644,7 +647,8 @@ README_AS_WRITTEN = {"snakemake -n", "snakemake --unlock", "snakemake --cores 2"
                      "snakemake --cores 4 --keep-going", "snakemake --cores 2 verify",
                      "snakemake --workflow-profile profiles/slurm -n", "snakemake --report report.zip"}
 # ... as a dry run (they would train, or submit to SLURM) ...
-README_DRY_RUN = {"snakemake --cores 2 --config search_file=null", "snakemake --workflow-profile profiles/slurm"}
+README_DRY_RUN = {"snakemake --cores 2 --config search_file=null", "snakemake --workflow-profile profiles/slurm",
+                  "snakemake --cores 2 --directory .test"}
 # ... or not here, with the reason.
 README_NOT_HERE = {
     "snakemake --cores 4 --software-deployment-method conda": "conda's channels cannot be reached here",
@@ -666,6 +670,10 @@ def test_readme_commands_work_as_written(tree):
         assert proc.returncode == 0, f"{cmd}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
         if cmd.startswith("snakemake --cores") and cmd not in README_DRY_RUN and "verify" not in cmd:
             assert "Nothing to be done" in proc.stdout + proc.stderr, cmd  # a finished tree: nothing reruns
+    with zipfile.ZipFile(tree / "report.zip") as archive:  # `snakemake --report report.zip`: Snakemake's own
+        names = archive.namelist()
+    for wanted in ("report.pdf", "leaderboard.png", "confusion.png", "search_values.png", "report.html"):
+        assert any(name.endswith(wanted) for name in names), (wanted, names[:20])
     # `snakemake --cores 2 verify` retrained lesson_best in scratch space: the same bytes; the report cites it
     assert "determinism check passed for lesson_best" in proc.stdout + proc.stderr
     record = yaml.safe_load((tree / "results/verify/lesson_best.json").read_text())
