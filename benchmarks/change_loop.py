@@ -54,14 +54,14 @@ def notebook_seconds() -> float:
     import torch
     from stacked_vs_lesson import lesson_loop
 
-    from lessonbench.engine.data import fit_scaler, load_part, split_digits
+    from lessonbench.engine.data import fit_scaler, load_parts, split_frame
     from lessonbench.spec.config import resolve_experiments
 
     torch.set_num_threads(1)
     data_settings, specs = resolve_experiments([ROOT / "experiments" / "lesson.yaml"])
-    frame = split_digits(data_settings)
+    frame = split_frame(data_settings)[0]
     scaler = fit_scaler(frame, data_settings["scaler_fit"])
-    data = {part: load_part(frame, scaler, part) for part in ("train", "val")}
+    data = load_parts(frame, scaler)
     return lesson_loop(specs[EXPERIMENT], 0, data)
 
 

@@ -44,7 +44,7 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 import lessonbench  # noqa: E402,F401  (pins MKL's code path before the first matrix product)
-from lessonbench.engine.data import fit_scaler, load_part, split_digits  # noqa: E402
+from lessonbench.engine.data import fit_scaler, load_parts, split_frame  # noqa: E402
 from lessonbench.engine.models import build_model, init_weights  # noqa: E402
 from lessonbench.engine.training import generators, train_stack  # noqa: E402
 from lessonbench.spec.config import resolve_experiments  # noqa: E402
@@ -57,7 +57,7 @@ def lesson_loop(spec: dict, seed: int, data: dict) -> float:
     (x, y), (vx, vy) = data["train"], data["val"]
     train_loader = DataLoader(TensorDataset(x, y), batch_size=spec["batch_size"], shuffle=True)
     val_loader = DataLoader(TensorDataset(vx, vy), batch_size=32)
-    model = build_model(spec["model"])
+    model = build_model(spec["model"], data["shape"])
     init_weights(model, spec["model"]["init"], generators([seed], "init")[0])
     loss_fn = nn.CrossEntropyLoss()
     optimizer = build_optimizer(model.parameters(), spec["optimizer"])
@@ -88,9 +88,9 @@ def per_run(args) -> dict:
     torch.set_num_threads(args.threads)
     data_settings, specs = resolve_experiments([ROOT / "experiments" / "lesson.yaml"])
     spec = {**specs[args.experiment], "epochs": args.epochs}
-    frame = split_digits(data_settings)
+    frame = split_frame(data_settings)[0]
     scaler = fit_scaler(frame, data_settings["scaler_fit"])
-    data = {part: load_part(frame, scaler, part) for part in ("train", "val")}
+    data = load_parts(frame, scaler)
     print(f"per run: experiment {args.experiment}, {args.epochs} epochs, torch threads {args.threads}, "
           f"device {args.device}, {platform.processor() or platform.machine()}", flush=True)
     result = {"experiment": args.experiment, "epochs": args.epochs, "threads": args.threads, "device": args.device}
@@ -134,9 +134,9 @@ def search_speed(args) -> dict:
     data_settings, specs = resolve_experiments([ROOT / "experiments" / "lesson.yaml"])
     settings = resolve_search(ROOT / "experiments" / "search.yaml", specs)
     base = settings.pop("base_spec")
-    frame = split_digits(data_settings)
+    frame = split_frame(data_settings)[0]
     scaler = fit_scaler(frame, data_settings["scaler_fit"])
-    data = {part: load_part(frame, scaler, part) for part in ("train", "val")}
+    data = load_parts(frame, scaler)
     rng = np.random.default_rng(0)
     trials = [sample(settings["space"], rng) for _ in range(settings["trials_per_round"])]
     result = {"trials": len(trials), "epochs": settings["epochs"]}

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import torch  # noqa: E402
 
-from lessonbench.engine.data import fit_scaler, load_part, split_digits  # noqa: E402
+from lessonbench.engine.data import fit_scaler, load_parts, split_frame  # noqa: E402
 from lessonbench.engine.training import build_stack, seed_losses  # noqa: E402
 from lessonbench.spec.config import resolve_experiments  # noqa: E402
 
@@ -142,16 +142,17 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     data_settings, specs = resolve_experiments([ROOT / "experiments" / "lesson.yaml"])
-    frame = split_digits(data_settings)
-    x, y = load_part(frame, fit_scaler(frame, data_settings["scaler_fit"]), "train")
+    frame = split_frame(data_settings)[0]
+    data = load_parts(frame, fit_scaler(frame, data_settings["scaler_fit"]), ("train",))
+    (x, y), shape = data["train"], data["shape"]
     for exp in args.experiments:
         spec = specs[exp]
         rows = []
         for k in args.k:
-            stack = build_stack(spec, list(range(k)), torch.device("cpu"))
+            stack = build_stack(spec, list(range(k)), torch.device("cpu"), shape)
             seconds, _ = step_time(stack, (x, y), spec, args.steps)
-            _, shares = step_time(build_stack(spec, list(range(k)), torch.device("cpu")), (x, y), spec, args.steps,
-                                  profile=True)
+            _, shares = step_time(build_stack(spec, list(range(k)), torch.device("cpu"), shape), (x, y), spec,
+                                  args.steps, profile=True)
             bare = bare_time(stack.model, spec["batch_size"], args.steps)
             rows.append((k, seconds, bare, shares))
         parts = PARTS

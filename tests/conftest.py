@@ -8,11 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lessonbench.engine.data import fit_scaler, load_part, split_digits
+from lessonbench.engine import data as lesson_data
+from lessonbench.engine.data import fit_scaler, load_parts
 from lessonbench.spec.config import resolve_experiments
 from lessonbench.spec.files import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
+DIGITS = (64, 10)  # the lesson's data: 8x8 pixels, ten classes (a model's shape)
 LESSON = ROOT / "experiments" / "lesson.yaml"
 
 
@@ -24,20 +26,21 @@ def lesson():
 
 @pytest.fixture(scope="session")
 def split_frame(lesson) -> pd.DataFrame:
-    return split_digits(lesson[0])
+    return lesson_data.split_frame(lesson[0])[0]
 
 
 @pytest.fixture(scope="session")
 def tensors(lesson, split_frame) -> dict:
     """Standardised train/val/test tensors of the lesson's split."""
     scaler = fit_scaler(split_frame, lesson[0]["scaler_fit"])
-    return {part: load_part(split_frame, scaler, part) for part in ("train", "val", "test")}
+    return load_parts(split_frame, scaler, ("train", "val", "test"))
 
 
 @pytest.fixture
 def small_data(tensors) -> dict:
     """200 training and 100 validation samples: enough to train one short epoch quickly."""
-    return {"train": tuple(t[:200] for t in tensors["train"]), "val": tuple(t[:100] for t in tensors["val"])}
+    return {"train": tuple(t[:200] for t in tensors["train"]), "val": tuple(t[:100] for t in tensors["val"]),
+            "shape": tensors["shape"]}
 
 
 def missing(why: str) -> None:

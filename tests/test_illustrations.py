@@ -19,7 +19,7 @@ from lessonbench.jobs.illustrations import (
 )
 from lessonbench.spec.studies import resolve_illustrations
 
-from .conftest import ROOT, assert_names_field
+from .conftest import DIGITS, ROOT, assert_names_field
 
 SETTINGS = yaml.safe_load((ROOT / "experiments" / "illustrations.yaml").read_text())
 
@@ -80,8 +80,8 @@ def test_all_equal_weights_stay_symmetric_in_training(lesson, small_data):
 
 def test_model_summary_counts_parameters(lesson):
     spec = lesson[1]["lesson_best"]["model"]
-    text = model_summary(spec)
-    assert "BatchNorm1d" in text and f"Total params: {count_parameters(build_model(spec)):,}" in text
+    text = model_summary(spec, DIGITS)
+    assert "BatchNorm1d" in text and f"Total params: {count_parameters(build_model(spec, DIGITS)):,}" in text
 
 
 @pytest.mark.parametrize("change, field", [

@@ -11,12 +11,12 @@ from lessonbench.analysis.tables import leaderboard_row, mean_interval, paired_d
 from lessonbench.engine.stacked import StackedMLP
 from lessonbench.engine.training import evaluate, generators
 
-from .conftest import probs_for
+from .conftest import DIGITS, probs_for
 
 
 def test_evaluate_matches_sklearn(tensors):
     model = StackedMLP({"hidden": [20], "activation": "tanh", "batchnorm": False, "dropout": 0.0,
-                        "init": {"name": "xavier_uniform"}}, k=2)
+                        "init": {"name": "xavier_uniform"}}, k=2, shape=DIGITS)
     model.initialise(generators([0, 1], "init"))
     x, y = tensors["val"]
     scores = evaluate(model, x, y, probs=True)

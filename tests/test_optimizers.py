@@ -63,7 +63,7 @@ def test_training_a_stack_imports_no_compiler():
     code = ("import sys, torch\nfrom lessonbench.engine.training import build_stack\n"
             "spec = {'model': {'hidden': [4], 'activation': 'relu', 'batchnorm': False, 'dropout': 0.0,"
             " 'init': {'name': 'kaiming_uniform'}}, 'optimizer': {'name': 'adam', 'lr': 0.01}}\n"
-            "stack = build_stack(spec, [0, 1], torch.device('cpu'))\n"
+            "stack = build_stack(spec, [0, 1], torch.device('cpu'), (3, 2))\n"
             "stack.model.flat.grad.fill_(1.0)\nstack.optimizer.step()\n"
             "print('torch._dynamo' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

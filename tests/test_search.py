@@ -65,11 +65,11 @@ def test_the_search_gets_no_test_rows(split_frame, lesson):
     with pytest.raises(ValueError, match="test rows"):
         search_data(split_frame, scaler)
     data = search_data(split_frame[split_frame["split"] != "test"], scaler)
-    assert set(data) == {"train", "val"}
+    assert set(data) == {"train", "val", "shape"} and data["shape"] == (64, 10)
 
 
 def small_search_data(tensors):
-    return {"train": tuple(t[:300] for t in tensors["train"]), "val": tensors["val"]}
+    return {"train": tuple(t[:300] for t in tensors["train"]), "val": tensors["val"], "shape": tensors["shape"]}
 
 
 def test_trials_trained_together_are_the_trials_trained_alone(settings, tensors):

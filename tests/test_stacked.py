@@ -20,7 +20,7 @@ from lessonbench.engine.stacked import StackedMLP, dropout_noise
 from lessonbench.engine.training import evaluate, generators, resolve_device, seed_losses, train_epoch, train_stack
 from lessonbench.spec.registries import OPTIMIZERS, build_optimizer
 
-from .conftest import LESSON
+from .conftest import DIGITS, LESSON
 
 QUIET = dict(log=lambda message: None)
 EXPERIMENTS = list(yaml.safe_load(LESSON.read_text())["experiments"])
@@ -70,7 +70,7 @@ def train_reference(spec: dict, seed: int, data: dict) -> list[dict]:
 
     Initial weights, batch order and dropout masks are the engine's for this seed.
     """
-    stack = StackedMLP(spec["model"], 1)
+    stack = StackedMLP(spec["model"], 1, DIGITS)
     stack.initialise(generators([seed], "init"))
     model = stack.seed_model(0)
     droppers = []
@@ -159,7 +159,7 @@ def test_a_diverging_seed_leaves_its_neighbours_alone(lesson, small_data):
     spec = short(lesson[1]["adam"], epochs=1)
 
     def one_epoch(k, poison):
-        model = StackedMLP(spec["model"], k)
+        model = StackedMLP(spec["model"], k, DIGITS)
         model.initialise(generators(list(range(k)), "init"))
         if poison:
             with torch.no_grad():
@@ -184,7 +184,7 @@ def test_seed_losses_are_each_seeds_own_mean():
 
 def test_seed_model_is_the_lessons_sequential(lesson):
     spec = lesson[1]["lesson_best"]["model"]
-    stack = StackedMLP(spec, 3)
+    stack = StackedMLP(spec, 3, DIGITS)
     stack.initialise(generators([0, 1, 2], "init"))
     x = torch.randn(16, 64, generator=torch.Generator().manual_seed(2))
     stack.eval()
@@ -200,7 +200,7 @@ def test_seeds_put_back_into_a_stack_are_the_stack_those_seeds_train(exp_id, les
     spec = short(lesson[1][exp_id], 2)
     three = train_stack(spec, [0, 1, 2], small_data, **QUIET)
     two = train_stack(spec, [2, 0], small_data, **QUIET)
-    assembled = StackedMLP(spec["model"], 2)
+    assembled = StackedMLP(spec["model"], 2, DIGITS)
     for k, seed in enumerate([2, 0]):
         assembled.load_seed_state(k, three.model.seed_state(seed))
     expected, got = two.model.state_dict(), assembled.state_dict()
@@ -219,10 +219,10 @@ def test_asking_for_an_absent_gpu_is_a_clear_error():
 def test_stacked_init_draws_what_init_weights_draws(exp_id, lesson):
     """Seed k's initial weights are those `init_weights` gives one nn.Sequential from seed k's init stream."""
     spec = lesson[1][exp_id]["model"]
-    stack = StackedMLP(spec, 2)
+    stack = StackedMLP(spec, 2, DIGITS)
     stack.initialise(generators([4, 9], "init"))
     for k, seed in enumerate([4, 9]):
-        plain = build_model(spec)
+        plain = build_model(spec, DIGITS)
         init_weights(plain, spec["init"], generators([seed], "init")[0])
         for name, tensor in plain.state_dict().items():
             assert torch.equal(stack.seed_state(k)[name], tensor), name

@@ -6,6 +6,7 @@ rule prepare_data:
         split="results/data/split.parquet",
         scaler="results/data/scaler.json",
         train_val="results/data/train_val.parquet",
+        dataset="results/data/dataset.json",
     params:
         **step("prepare_data"),
     log:

@@ -3,6 +3,7 @@ rule draw_figures:
         code=CODE["draw_figures"],
         table_files=rules.collect_tables.output.tables,
         split="results/data/split.parquet",
+        dataset="results/data/dataset.json",
     output:
         **{name: path for name, path in FIGURES.items() if name not in ("leaderboard", "confusion")},
         leaderboard=report(FIGURES["leaderboard"], caption="../report/leaderboard.rst", category="Figures"),

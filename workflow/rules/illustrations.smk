@@ -73,6 +73,7 @@ rule summarise_models:
     input:
         code=CODE["summarise_models"],
         models=settings("illustrations/models"),
+        dataset="results/data/dataset.json",
     output:
         output="results/illustrations/model_summaries.json",
     params:

@@ -1,8 +1,15 @@
-"""The digits split and its scaler: made once by prepare_data, read by every training job."""
+"""A lesson's data, split and scaled: made once by prepare_data, read by every training job.
+
+The data block of a lesson file names its source: one of scikit-learn's bundled datasets (`digits`, the default,
+`iris`, `wine`, `breast_cancer`; nothing is downloaded), or a CSV or Parquet file with a `label` column (numbers or
+strings) and numeric features. The split frame has one row per sample: `sample` (its row in the source), `split`
+(train/val/test), `label` (the class's index in the dataset's sorted classes) and the features.
+"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,40 +20,149 @@ from lessonbench.fileio import log, write_json, write_parquet
 if TYPE_CHECKING:
     import torch
 
-PIXELS = [f"pixel_{i}" for i in range(64)]
+PIXELS = [f"pixel_{i}" for i in range(64)]  # digits' feature names: the 8x8 image row by row
+BUNDLED = {"digits": "load_digits", "iris": "load_iris", "wine": "load_wine", "breast_cancer": "load_breast_cancer"}
+IMAGE_SHAPES = {"digits": [8, 8]}
+# samples per class of each bundled dataset (scikit-learn 1.x), for checking a split before any job runs
+BUNDLED_COUNTS = {"digits": [178, 182, 177, 183, 181, 182, 181, 179, 174, 180], "iris": [50, 50, 50],
+                  "wine": [59, 71, 48], "breast_cancer": [357, 212]}  # classes in sorted order
+META = ("sample", "split", "label")
 
 
-def split_digits(data: dict) -> pd.DataFrame:
-    """One row per sample: index in load_digits, split (train/val/test), label and raw pixels.
+class DataError(ValueError):
+    """Data a lesson cannot use: the message names the file (or dataset) and the column; `field` the lesson file's
+    setting it comes from."""
 
-    The split reproduces the lesson's two train_test_split calls exactly: 20% test,
-    then `val_size` validation samples out of the rest, both with `split_seed`.
+    def __init__(self, message: str, field: str = "data.source"):
+        super().__init__(message)
+        self.field = field
+
+
+def source_of(data: dict) -> str:
+    return data.get("source", "digits")
+
+
+def load_source(data: dict, root: Path = Path(".")) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """(features, label index per row, class names) of the data block's source, checked (DataError if unusable)."""
+    source = source_of(data)
+    if source in BUNDLED:
+        import sklearn.datasets
+
+        bunch = getattr(sklearn.datasets, BUNDLED[source])()
+        names = PIXELS if source == "digits" else [_column_name(n) for n in bunch.feature_names]
+        features = pd.DataFrame(bunch.data, columns=names)
+        labels = pd.Series(np.asarray(bunch.target_names)[bunch.target] if source != "digits" else bunch.target)
+        where = f"scikit-learn's {source} dataset"
+    else:
+        path = root / source
+        if path.suffix not in (".csv", ".parquet"):
+            raise DataError(f"{source!r} is neither a bundled dataset ({', '.join(BUNDLED)}) nor a .csv or .parquet "
+                            "file")
+        if not path.is_file():
+            raise DataError(f"{path} does not exist")
+        table = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+        column = data.get("label", "label")
+        if column not in table.columns:
+            raise DataError(f"{path}: no label column {column!r}; the columns are {list(table.columns)}", "data.label")
+        labels, features, where = table[column], table.drop(columns=[column]), str(path)
+    codes, classes = _encode(labels, where)
+    _check_features(features, where)
+    return features, codes, classes
+
+
+def _column_name(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in str(name)).strip("_").lower()
+
+
+def _encode(labels: pd.Series, where: str) -> tuple[np.ndarray, list[str]]:
+    """Each row's class index in the sorted classes, and the classes' names."""
+    if labels.isna().any():
+        raise DataError(f"{where}: the label column has {int(labels.isna().sum())} empty values", "data.label")
+    classes = sorted(labels.unique().tolist())
+    if len(classes) < 2:
+        raise DataError(f"{where}: the label column has a single class ({classes[0]!r}); a classifier needs two",
+                        "data.label")
+    index = {c: i for i, c in enumerate(classes)}
+    return labels.map(index).to_numpy(dtype=np.int64), [str(c) for c in classes]
+
+
+def _check_features(features: pd.DataFrame, where: str) -> None:
+    for name in features.columns:
+        column = features[name]
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            raise DataError(f"{where}: feature column {name!r} is not numeric (e.g. {column.iloc[0]!r}); "
+                            "every column but the label must be a number")
+        bad = ~np.isfinite(column.to_numpy(dtype=float))
+        if bad.any():
+            raise DataError(f"{where}: feature column {name!r} has {int(bad.sum())} NaN or infinite values "
+                            f"(first at row {int(np.flatnonzero(bad)[0])})")
+
+
+def class_counts(data: dict, root: Path = Path(".")) -> tuple[dict[str, int], str]:
+    """({class: samples}, where) of the data block's source: a bundled dataset's from a table, a file's read and
+    checked (DataError naming the file and column)."""
+    source = source_of(data)
+    if source in BUNDLED:
+        return {str(i): n for i, n in enumerate(BUNDLED_COUNTS[source])}, f"scikit-learn's {source} dataset"
+    _, codes, classes = load_source(data, root)
+    return dict(zip(classes, np.bincount(codes, minlength=len(classes)).tolist())), str(root / source)
+
+
+def check_split(data: dict, counts: dict[str, int], where: str) -> dict:
+    """The split's sizes, or a DataError if a part would be empty or a class too small to reach every part."""
+    n = sum(counts.values())
+    n_test = int(np.ceil(data["test_size"] * n))
+    sizes = {"train": n - n_test - data["val_size"], "val": data["val_size"], "test": n_test}
+    if sizes["train"] < 1:
+        raise DataError(f"{where}: {n} samples leave {sizes['train']} for training after {n_test} test and "
+                        f"{data['val_size']} validation samples; expected at least 1", "data.val_size")
+    small = min(counts, key=counts.get)
+    if data.get("stratify") and counts[small] < 3:
+        raise DataError(f"{where}: class {small!r} of the label column has {counts[small]} samples; a stratified "
+                        "split needs at least 3 (one per part)", "data.stratify")
+    return sizes
+
+
+def split_frame(data: dict, root: Path = Path(".")) -> tuple[pd.DataFrame, dict]:
+    """The split frame of the data block's source, and its description (classes, features, image shape).
+
+    The split is two train_test_split calls, as the lesson's: `test_size` of the samples for test, then `val_size`
+    validation samples out of the rest, both with `split_seed` (stratified by class where `stratify: true`).
     """
-    from sklearn.datasets import load_digits  # here, not at the top: training jobs never need sklearn (~1 s)
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # here: training jobs never need sklearn (~1 s)
 
-    digits = load_digits()
-    index = np.arange(len(digits.target))
-    rest, test = train_test_split(index, test_size=data["test_size"], random_state=data["split_seed"])
-    train, val = train_test_split(rest, test_size=data["val_size"], random_state=data["split_seed"])
+    features, codes, classes = load_source(data, root)
+    check_split(data, dict(zip(classes, np.bincount(codes, minlength=len(classes)).tolist())), source_of(data))
+    index = np.arange(len(codes))
+    strata = (lambda idx: codes[idx]) if data.get("stratify") else (lambda idx: None)
+    rest, test = train_test_split(index, test_size=data["test_size"], random_state=data["split_seed"],
+                                  stratify=strata(index))
+    train, val = train_test_split(rest, test_size=data["val_size"], random_state=data["split_seed"],
+                                  stratify=strata(rest))
     parts = [("train", train), ("val", val), ("test", test)]
-    frame = pd.DataFrame(
-        {
-            "sample": np.concatenate([idx for _, idx in parts]),
-            "split": np.concatenate([[name] * len(idx) for name, idx in parts]),
-        }
-    )
-    frame["label"] = digits.target[frame["sample"]]
-    pixels = pd.DataFrame(digits.data[frame["sample"]], columns=PIXELS)
-    return pd.concat([frame, pixels], axis=1)
+    frame = pd.DataFrame({"sample": np.concatenate([idx for _, idx in parts]),
+                          "split": np.concatenate([[name] * len(idx) for name, idx in parts])})
+    frame["label"] = codes[frame["sample"]]
+    frame = pd.concat([frame, features.iloc[frame["sample"]].reset_index(drop=True)], axis=1)
+    return frame, {"source": source_of(data), "classes": classes, "features": list(features.columns),
+                   "image_shape": data.get("image_shape", IMAGE_SHAPES.get(source_of(data)))}
+
+
+def feature_names(frame: pd.DataFrame) -> list[str]:
+    """The feature columns of a split frame (every column but sample, split and label)."""
+    return [c for c in frame.columns if c not in META]
 
 
 def fit_scaler(frame: pd.DataFrame, scaler_fit: str) -> dict:
-    """Per-pixel mean and scale of StandardScaler fitted on the training part, or on all samples."""
+    """Per-feature mean and scale of StandardScaler fitted on the training part, or on all samples; `none`: the
+    features as they are (mean 0, scale 1)."""
     from sklearn.preprocessing import StandardScaler
 
+    names = feature_names(frame)
+    if scaler_fit == "none":
+        return {"fit_on": "none", "n_samples": 0, "mean": [0.0] * len(names), "scale": [1.0] * len(names)}
     rows = frame if scaler_fit == "all" else frame[frame["split"] == "train"]
-    scaler = StandardScaler().fit(rows[PIXELS].to_numpy())
+    scaler = StandardScaler().fit(rows[names].to_numpy())
     return {"fit_on": scaler_fit, "n_samples": len(rows),
             "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()}
 
@@ -58,17 +174,26 @@ def read_scaler(path) -> dict:
 
 def load_part(frame: pd.DataFrame, scaler: dict, part: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Standardised features (float32) and labels (int64) of one split part."""
-    import torch  # here: the figure steps read PIXELS and need no torch (a second of start-up)
+    import torch  # here: the figure steps read the split and need no torch (a second of start-up)
 
     rows = frame[frame["split"] == part]
-    x = (rows[PIXELS].to_numpy() - np.asarray(scaler["mean"])) / np.asarray(scaler["scale"])
+    x = (rows[feature_names(frame)].to_numpy() - np.asarray(scaler["mean"])) / np.asarray(scaler["scale"])
     return torch.tensor(x, dtype=torch.float32), torch.tensor(rows["label"].to_numpy(), dtype=torch.int64)
+
+
+def load_parts(frame: pd.DataFrame, scaler: dict, parts=("train", "val")) -> dict:
+    """{part: (x, y)} of these parts, and `shape`: (features, classes) of the model that reads them."""
+    data = {part: load_part(frame, scaler, part) for part in parts}
+    data["shape"] = (len(feature_names(frame)), int(frame["label"].max()) + 1)
+    return data
 
 
 def prepare_data_step(args) -> None:
     settings = args.data
-    frame = split_digits(settings)
+    frame, description = split_frame(settings)
     write_parquet(frame, args.split)
     write_parquet(frame[frame["split"] != "test"].reset_index(drop=True), args.train_val)  # all the search may read
     write_json(fit_scaler(frame, settings["scaler_fit"]), args.scaler)
-    log(f"split {frame['split'].value_counts().to_dict()}; scaler fitted on {settings['scaler_fit']}")
+    write_json(description, args.dataset)
+    log(f"{description['source']}: {len(description['features'])} features, {len(description['classes'])} classes; "
+        f"split {frame['split'].value_counts().to_dict()}; scaler fitted on {settings['scaler_fit']}")

@@ -7,14 +7,14 @@ from torch import nn
 
 from lessonbench.spec.registries import ACTIVATIONS, INITS, split_name
 
-N_FEATURES = 64  # 8x8 pixels
-N_CLASSES = 10
 
+def build_model(model_spec: dict, shape: tuple[int, int]) -> nn.Sequential:
+    """Linear -> [BatchNorm1d] -> activation -> [Dropout] per hidden layer, then Linear to one logit per class.
 
-def build_model(model_spec: dict) -> nn.Sequential:
-    """Linear -> [BatchNorm1d] -> activation -> [Dropout] per hidden layer, then Linear to 10 logits."""
+    shape: (features, classes) of the data (engine.data.load_parts): the lesson's digits give (64, 10).
+    """
     layers: list[nn.Module] = []
-    width = N_FEATURES
+    width, n_classes = shape
     for hidden in model_spec["hidden"]:
         layers.append(nn.Linear(width, hidden))
         if model_spec["batchnorm"]:
@@ -23,7 +23,7 @@ def build_model(model_spec: dict) -> nn.Sequential:
         if model_spec["dropout"] > 0:
             layers.append(nn.Dropout(model_spec["dropout"]))
         width = hidden
-    layers.append(nn.Linear(width, N_CLASSES))
+    layers.append(nn.Linear(width, n_classes))
     return nn.Sequential(*layers)
 
 

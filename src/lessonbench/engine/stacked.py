@@ -28,14 +28,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lessonbench.engine.models import N_CLASSES, N_FEATURES, build_model
+from lessonbench.engine.models import build_model
 from lessonbench.spec.registries import ACTIVATIONS, INITS, split_name
 
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults
 
 
 class StackedMLP(nn.Module):
-    """`build_model(model_spec)` K times over: every layer tensor is (K, ...), row k seed k's.
+    """`build_model(model_spec, shape)` K times over: every layer tensor is (K, ...), row k seed k's.
 
     The layer tensors are leaves of their own for autograd, but they and their gradients are
     views of one flat parameter and one flat gradient: the optimizer makes one fused update over
@@ -46,11 +46,11 @@ class StackedMLP(nn.Module):
 
     BLOCK = 64
 
-    def __init__(self, model_spec: dict, k: int, device: torch.device | str = "cpu"):
+    def __init__(self, model_spec: dict, k: int, shape: tuple[int, int], device: torch.device | str = "cpu"):
         super().__init__()
-        self.spec, self.k = model_spec, k
+        self.spec, self.k, self.shape = model_spec, k, tuple(shape)
         self.hidden_widths = list(model_spec["hidden"])
-        widths = [N_FEATURES, *self.hidden_widths, N_CLASSES]
+        widths = [self.shape[0], *self.hidden_widths, self.shape[1]]
         layout: list[tuple[str, tuple[int, ...]]] = []
         for i, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
             # weights stored transposed, (in, out): x @ W^T is then a plain bmm
@@ -102,7 +102,7 @@ class StackedMLP(nn.Module):
         raise NotImplementedError("build StackedMLP on its device (device=...): moving it would break its views")
 
     def forward(self, x: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """Logits (K, B, 10) of x (K, B, 64), one batch per seed, or of x (B, 64) shared by all seeds.
+        """Logits (K, B, classes) of x (K, B, features), one batch per seed, or of x (B, features) shared by all.
 
         noise: in training mode with dropout, one (K, B, width) multiplier per hidden layer.
         """
@@ -154,7 +154,7 @@ class StackedMLP(nn.Module):
                 weight[k].copy_(drawn.t())
 
     def _seed_views(self, k: int):
-        """For each tensor of `build_model(spec)`'s state_dict, in its order: its name, this stack's view of seed
+        """For each tensor of `build_model(spec, shape)`'s state_dict, in its order: its name, this stack's view of seed
         k's part of it, and whether the state_dict holds it transposed (weights are stored (in, out) here)."""
         t, index, n_hidden = self.tensors(), 0, len(self.hidden_widths)
         for i in range(n_hidden + 1):
@@ -176,7 +176,7 @@ class StackedMLP(nn.Module):
 
     @torch.no_grad()
     def seed_state(self, k: int) -> dict[str, torch.Tensor]:
-        """Seed k's weights as the state_dict of `build_model(spec)` (an nn.Sequential)."""
+        """Seed k's weights as the state_dict of `build_model(spec, shape)` (an nn.Sequential)."""
         return {name: (view.t().contiguous() if transposed else view.clone()).cpu()
                 for name, view, transposed in self._seed_views(k)}
 
@@ -188,7 +188,7 @@ class StackedMLP(nn.Module):
 
     def seed_model(self, k: int) -> nn.Sequential:
         """Seed k as the lesson's plain nn.Sequential, with its weights."""
-        model = build_model(self.spec)
+        model = build_model(self.spec, self.shape)
         model.load_state_dict(self.seed_state(k))
         return model
 

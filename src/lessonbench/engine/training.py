@@ -12,7 +12,6 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from lessonbench.engine.models import N_CLASSES
 from lessonbench.engine.optimizers import stack_optimizer
 from lessonbench.engine.stacked import StackedMLP, dropout_noise
 
@@ -50,10 +49,10 @@ def resolve_device(name: str) -> torch.device:
 
 
 def seed_losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy per seed: logits (K, B, 10), labels (K, B) or (B,) -> (K,)."""
-    k, batch = logits.shape[:2]
+    """Mean cross-entropy per seed: logits (K, B, classes), labels (K, B) or (B,) -> (K,)."""
+    k, batch, classes = logits.shape
     labels = y.expand(k, batch).reshape(-1)
-    return F.cross_entropy(logits.reshape(-1, N_CLASSES), labels, reduction="none").view(k, batch).mean(1)
+    return F.cross_entropy(logits.reshape(-1, classes), labels, reduction="none").view(k, batch).mean(1)
 
 
 EVAL_CHUNK = 128  # samples per evaluation pass: keeps a large stack's activations in cache
@@ -72,7 +71,7 @@ def evaluate(model: StackedMLP, x: torch.Tensor, y: torch.Tensor, probs: bool = 
         part_x, part_y = x[start:start + EVAL_CHUNK], y[start:start + EVAL_CHUNK]
         logits = model(part_x)
         k, n = logits.shape[:2]
-        losses.append(F.cross_entropy(logits.reshape(-1, N_CLASSES), part_y.repeat(k), reduction="none")
+        losses.append(F.cross_entropy(logits.reshape(-1, logits.shape[2]), part_y.repeat(k), reduction="none")
                       .view(k, n).cpu())
         correct.append((logits.argmax(2) == part_y).cpu())
         if probs:
@@ -122,8 +121,10 @@ class Stack:
                     self.step)
 
 
-def build_stack(spec: dict, seeds: list[int], device: torch.device, per_seed: dict | None = None) -> Stack:
-    """The stacked model of spec for these seeds, initialised, with its optimizer and generators.
+def build_stack(spec: dict, seeds: list[int], device: torch.device, shape: tuple[int, int],
+                per_seed: dict | None = None) -> Stack:
+    """The stacked model of spec for these seeds, initialised, with its optimizer and generators; shape: the
+    data's (features, classes).
 
     per_seed: each seed's own {"lr": [...], "weight_decay": [...], "dropout": [...]}, for stacks whose seeds
     differ in them (the search's trials). The optimizer then steps with lr=1 and no weight decay; each
@@ -131,11 +132,11 @@ def build_stack(spec: dict, seeds: list[int], device: torch.device, per_seed: di
     same update torch's SGD, Adagrad and Adam make with that lr and weight_decay.
     """
     if per_seed is None:
-        model = StackedMLP(spec["model"], len(seeds), device)
+        model = StackedMLP(spec["model"], len(seeds), shape, device)
         model.initialise(generators(seeds, "init"))
         optimizer = stack_optimizer(model.flat, spec["optimizer"])
         return Stack(model, optimizer, generators(seeds, "shuffle"), generators(seeds, "dropout"))
-    model = StackedMLP({**spec["model"], "dropout": max(per_seed["dropout"])}, len(seeds), device)
+    model = StackedMLP({**spec["model"], "dropout": max(per_seed["dropout"])}, len(seeds), shape, device)
     model.initialise(generators(seeds, "init"))
     optimizer = stack_optimizer(model.flat, {**spec["optimizer"], "lr": 1.0, "weight_decay": 0.0})
     lr, decay = model.per_seed(per_seed["lr"]), model.per_seed(per_seed["weight_decay"])
@@ -163,7 +164,8 @@ class StackRun:
 
 
 def train_stack(spec: dict, seeds: list[int], data: dict, device: str = "cpu", log=print) -> StackRun:
-    """Train the given seeds of spec together on data['train'], scoring train and val after every epoch.
+    """Train the given seeds of spec together on data['train'], scoring train and val after every epoch (data:
+    engine.data.load_parts's, with the model's `shape`).
 
     A seed whose loss becomes non-finite is recorded as diverged at that epoch and its curves stop
     there; the other seeds train on, unaffected.
@@ -174,7 +176,7 @@ def train_stack(spec: dict, seeds: list[int], data: dict, device: str = "cpu", l
         raise ValueError(f"batch_size {batch_size} with {n} training samples leaves a batch of one sample, and "
                          "BatchNorm cannot normalise a single sample; choose another batch_size")
     dev = resolve_device(device)
-    stack = build_stack(spec, seeds, dev)
+    stack = build_stack(spec, seeds, dev, data["shape"])
     model = stack.model
     parts = {part: tuple(t.to(dev) for t in data[part]) for part in ("train", "val")}
     run = StackRun(seeds=list(seeds), model=model)
@@ -227,7 +229,8 @@ def summarise_stack(run: StackRun, data: dict) -> tuple[list[dict], pd.DataFrame
             row[f"final_{part}_accuracy"] = math.nan if diverged else float(s["accuracy"][k])
         rows.append(row)
         test_probs = scores["test"]["probs"][k]
-        frame = pd.DataFrame(test_probs.numpy().astype(np.float64), columns=[f"prob_{c}" for c in range(10)])
+        frame = pd.DataFrame(test_probs.numpy().astype(np.float64),
+                             columns=[f"prob_{c}" for c in range(test_probs.shape[1])])
         frame.insert(0, "seed", seed)
         frame.insert(1, "sample", data["test_samples"])
         frame.insert(2, "label", data["test"][1].numpy())

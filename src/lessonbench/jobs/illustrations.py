@@ -9,7 +9,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from torch import nn
 from torchinfo import summary
 
-from lessonbench.engine.models import N_FEATURES, build_model, init_weights
+from lessonbench.engine.models import build_model, init_weights
 from lessonbench.spec.registries import ACTIVATIONS, INITS, build_optimizer, split_name
 
 
@@ -57,9 +57,10 @@ def deep_activations(case: dict, deep: dict, seed: int) -> list[torch.Tensor]:
     return out
 
 
-def lesson_activations(case: dict, x: torch.Tensor, seed: int) -> list[torch.Tensor]:
-    """Hidden activations of the lesson's 64-100-50-10 network at initialisation, fed x."""
-    model = build_model({"hidden": [100, 50], "activation": case["activation"], "batchnorm": False, "dropout": 0.0})
+def lesson_activations(case: dict, x: torch.Tensor, seed: int, classes: int) -> list[torch.Tensor]:
+    """Hidden activations of the lesson's network (features-100-50-classes) at initialisation, fed x."""
+    model = build_model({"hidden": [100, 50], "activation": case["activation"], "batchnorm": False, "dropout": 0.0},
+                        (x.shape[1], classes))
     init_weights(model, case["init"], torch.Generator().manual_seed(seed))
     out = []
     with torch.no_grad():
@@ -108,10 +109,10 @@ def symmetry_table(weights: dict[str, dict], tolerance: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def model_summary(model_spec: dict) -> str:
-    """torchinfo's layer table of one experiment's model for a (1, 64) input, as the lesson prints it."""
-    model: nn.Module = build_model(model_spec)
-    stats = summary(model, input_size=(1, N_FEATURES), verbose=0, mode="eval",
+def model_summary(model_spec: dict, shape: tuple[int, int]) -> str:
+    """torchinfo's layer table of one experiment's model for one sample's input, as the lesson prints it."""
+    model: nn.Module = build_model(model_spec, shape)
+    stats = summary(model, input_size=(1, shape[0]), verbose=0, mode="eval",
                     col_names=("output_size", "num_params"), row_settings=("var_names",))
     return str(stats)
 

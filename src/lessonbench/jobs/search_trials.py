@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import torch
 
-from lessonbench.engine.data import load_part
+from lessonbench.engine.data import load_parts
 from lessonbench.engine.training import build_stack, evaluate
 from lessonbench.jobs.search_space import PER_ROW
 from lessonbench.spec.config import with_values
@@ -29,7 +29,7 @@ def train_group(spec: dict, rows: list[dict], data: dict, seed: int, device: tor
            "optimizer.weight_decay": spec["optimizer"].get("weight_decay", 0.0),
            "model.dropout": spec["model"]["dropout"]}
     per_seed = {name: [row.get(path, own[path]) for row in rows] for path, name in PER_ROW.items()}
-    stack = build_stack(spec, [seed] * len(rows), device, per_seed)
+    stack = build_stack(spec, [seed] * len(rows), device, data["shape"], per_seed)
     x, y = (t.to(device) for t in data["train"])
     for _ in range(spec["epochs"]):
         stack.train_epoch(x, y, spec["batch_size"])
@@ -57,4 +57,4 @@ def search_data(frame: pd.DataFrame, scaler: dict) -> dict:
     """Training and validation tensors; refuses a frame that holds test rows."""
     if (frame["split"] == "test").any():
         raise ValueError("the search was given test rows; it must read results/data/train_val.parquet only")
-    return {part: load_part(frame, scaler, part) for part in ("train", "val")}
+    return load_parts(frame, scaler)

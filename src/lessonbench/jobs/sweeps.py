@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from lessonbench import fileio, store
-from lessonbench.engine.data import load_part, read_scaler
+from lessonbench.engine.data import load_part, load_parts, read_scaler
 from lessonbench.engine.stacked import StackedMLP
 from lessonbench.engine.training import StackRun, history_frame, resolve_device, summarise_stack, train_stack
 from lessonbench.fileio import log
@@ -66,7 +66,7 @@ def point_key(spec: dict, seeds: list[int], device: str, key_inputs: dict, threa
     return store.sweep_point_key(training_spec(spec), seeds, device, key_inputs, threads)
 
 
-def stored_point(spec: dict, seeds: list[int], device: str, store_dir, key: str) -> StackRun | None:
+def stored_point(spec: dict, seeds: list[int], device: str, shape, store_dir, key: str) -> StackRun | None:
     """The point kept in the store under key (trained, or read back from its experiment, before), or None.
     Stored: the history, the stacked model's state (for the test scoring, should the point be chosen) and which
     seeds diverged."""
@@ -77,15 +77,15 @@ def stored_point(spec: dict, seeds: list[int], device: str, store_dir, key: str)
         if store.fetch(store_dir, key, files) is None:
             return None
         facts = json.loads(Path(files["run"]).read_text())
-        return point_run(spec, seeds, device, torch.load(files["model"], weights_only=True),
+        return point_run(spec, seeds, device, shape, torch.load(files["model"], weights_only=True),
                          pd.read_parquet(files["history"]).to_dict("records"),
                          {int(seed): epoch for seed, epoch in facts["diverged_epoch"].items()})
 
 
-def point_run(spec: dict, seeds: list[int], device: str, state: dict, history: list[dict],
+def point_run(spec: dict, seeds: list[int], device: str, shape, state: dict, history: list[dict],
               diverged_epoch: dict[int, int], seconds: float = 0.0) -> StackRun:
     """A trained point's run from its stacked model's state: what the test scoring needs of it."""
-    model = StackedMLP(spec["model"], len(seeds), resolve_device(device))
+    model = StackedMLP(spec["model"], len(seeds), shape, resolve_device(device))
     model.load_state_dict(state)
     return StackRun(seeds=list(seeds), model=model, history=history, diverged_epoch=diverged_epoch, seconds=seconds)
 
@@ -112,7 +112,8 @@ def train_points(todo: dict, seeds: list[int], data: dict, device: str, threads:
     else:
         log(f"{len(todo)} points to train, in {processes} processes")
         results = forked_starmap(train_point, args, processes)
-    return {value: point_run(spec, seeds, device, r["state"], r["history"], r["diverged_epoch"], r["seconds"])
+    return {value: point_run(spec, seeds, device, data["shape"], r["state"], r["history"], r["diverged_epoch"],
+                             r["seconds"])
             for (value, (spec, _)), r in zip(todo.items(), results)}
 
 
@@ -138,7 +139,8 @@ def sweep_points(sweep: dict, seeds: list[int], data: dict, device: str, threads
     specs = {value: sweep_point_spec(sweep, value) for value in sweep["values"]}
     keys = {value: point_key(spec, seeds, device, key_inputs, threads) if store_dir else None
             for value, spec in specs.items()}
-    stored = {value: stored_point(specs[value], seeds, device, store_dir, keys[value]) for value in sweep["values"]}
+    stored = {value: stored_point(specs[value], seeds, device, data["shape"], store_dir, keys[value])
+              for value in sweep["values"]}
     trained = train_points({value: (specs[value], keys[value]) for value, run in stored.items() if run is None},
                            seeds, data, device, threads, store_dir, processes, log)
     for value, run in stored.items():
@@ -170,7 +172,7 @@ def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, thre
     torch.set_num_threads(threads)
     seeds, started = sweep["tuning_seeds"], time.perf_counter()
     frame, scaler = pd.read_parquet(split_path), read_scaler(scaler_path)
-    data = {part: load_part(frame, scaler, part) for part in ("train", "val")}
+    data = load_parts(frame, scaler)
     key_inputs = {"split": split_path, "scaler": scaler_path}
     points = sweep_points(sweep, seeds, data, device, threads, store_dir, key_inputs, processes, log)
     rows, best = choose(sweep, points, seeds)
@@ -206,7 +208,7 @@ def best_files(sweep: dict, best: dict, data: dict, experiment_files: dict, how:
                 "timing": {**json.loads(Path(experiment_files["timing"]).read_text()), "experiment": exp_id,
                            "seconds": 0.0, "read_back": True}}
     key = point_key(spec, seeds, how["device"], how["key_inputs"], how["threads"]) if how["store"] else None
-    run = stored_point(spec, seeds, how["device"], how["store"], key) or train_points(
+    run = stored_point(spec, seeds, how["device"], data["shape"], how["store"], key) or train_points(
         {best["value"]: (spec, key)}, seeds, data, how["device"], how["threads"], how["store"], 1, log)[best["value"]]
     log(f"{exp_id}: seeds {seeds[0]}-{seeds[-1]} at {sweep['key']} = {best['value']:g} in {run.seconds:.1f} s")
     rows, probs = summarise_stack(run, data)  # the only test-set read of the sweep: the chosen value's fresh seeds

@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 
 from lessonbench import fileio
 from lessonbench.analysis import stats  # noqa: E402
-from lessonbench.engine.data import PIXELS  # noqa: E402
+from lessonbench.engine.data import feature_names  # noqa: E402
 from lessonbench.fileio import log  # noqa: E402
 
 DPI = 150
@@ -170,43 +170,69 @@ def plot_small_multiples(history: pd.DataFrame, experiments: list[str]):
     return fig
 
 
-def plot_confusion(probs: pd.DataFrame, title: str):
-    """Confusion matrix of the test predictions in probs (sklearn), as an annotated heatmap."""
+def plot_confusion(probs: pd.DataFrame, title: str, classes: list[str]):
+    """Confusion matrix of the test predictions in probs (sklearn), as an annotated heatmap, rows and columns
+    named by the dataset's classes."""
     import seaborn as sns  # here: only this figure needs it, and it costs a second and a half to import
     from sklearn.metrics import confusion_matrix
 
-    matrix = confusion_matrix(probs["label"], probs["pred"], labels=range(10))
+    matrix = confusion_matrix(probs["label"], probs["pred"], labels=range(len(classes)))
     fig, ax = plt.subplots(figsize=(4.2, 3.6))
-    sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax, square=True)
+    sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax, square=True,
+                xticklabels=classes, yticklabels=classes)
     ax.set(xlabel="predicted", ylabel="true", title=title)
     return fig
 
 
-def plot_error_gallery(errors: pd.DataFrame, cols: int = 8):
-    """Each misclassified test digit as its 8x8 image with true label, prediction and its probability."""
+def plot_error_gallery(errors: pd.DataFrame, description: dict, value_range: tuple[float, float], cols: int = 8):
+    """Each misclassified test sample as its image (the dataset's `image_shape`) with true class, prediction and
+    its probability."""
     n = max(1, len(errors))
     rows = -(-n // cols)
+    classes, features = description["classes"], description["features"]
     fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 1.05 * rows), squeeze=False)
     for ax, (_, err) in zip(axes.flat, errors.iterrows()):
-        ax.imshow(err[PIXELS].to_numpy(dtype=float).reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
-        ax.set_title(f"true {err['label']}, pred {err['pred']}\np={err['pred_prob']:.2f}", fontsize=7)
+        ax.imshow(err[features].to_numpy(dtype=float).reshape(description["image_shape"]), cmap="gray_r",
+                  vmin=value_range[0], vmax=value_range[1])
+        ax.set_title(f"true {classes[err['label']]}, pred {classes[err['pred']]}\np={err['pred_prob']:.2f}",
+                     fontsize=7)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
     for ax in list(axes.flat)[len(errors):]:
         ax.axis("off")
     if errors.empty:
-        axes.flat[0].text(0.5, 0.5, "no misclassified test digits", ha="center", va="center")
+        axes.flat[0].text(0.5, 0.5, "no misclassified test samples", ha="center", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def plot_error_table(errors: pd.DataFrame, description: dict, rows: int = 12, columns: int = 6):
+    """The most confidently misclassified test rows of a table of data: true class, prediction, its probability
+    and its first features."""
+    classes, features = description["classes"], description["features"][:columns]
+    top = errors.head(rows)
+    cells = [[str(r["sample"]), classes[r["label"]], classes[r["pred"]], f"{r['pred_prob']:.2f}",
+              *(f"{r[f]:.3g}" for f in features)] for _, r in top.iterrows()]
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.3 * (len(cells) + 1) + 0.3))
+    ax.axis("off")
+    if cells:
+        table = ax.table(cellText=cells, colLabels=["row", "true", "predicted", "p", *features], loc="upper center",
+                         cellLoc="right", colLoc="right")
+        table.auto_set_font_size(False)
+        table.set_fontsize(7.5)
+    else:
+        ax.text(0.5, 0.5, "no misclassified test samples", ha="center", va="center")
     fig.tight_layout()
     return fig
 
 
 def misclassified(probs: pd.DataFrame, split_frame: pd.DataFrame) -> pd.DataFrame:
-    """Wrong test predictions joined with their raw pixels, most confident mistakes first."""
+    """Wrong test predictions joined with their raw features, most confident mistakes first."""
     wrong = probs[probs["pred"] != probs["label"]].copy()
-    wrong["pred_prob"] = wrong[[f"prob_{c}" for c in range(10)]].max(axis=1)
-    pixels = split_frame[split_frame["split"] == "test"][["sample", *PIXELS]]
-    return wrong.merge(pixels, on="sample").sort_values(["pred_prob", "sample"], ascending=[False, True])
+    wrong["pred_prob"] = wrong[[c for c in probs.columns if c.startswith("prob_")]].max(axis=1)
+    features = split_frame[split_frame["split"] == "test"][["sample", *feature_names(split_frame)]]
+    return wrong.merge(features, on="sample").sort_values(["pred_prob", "sample"], ascending=[False, True])
 
 
 def draw_figures_step(args) -> None:
@@ -225,9 +251,14 @@ def draw_figures_step(args) -> None:
     exp, seed = showcase["experiment"], int(showcase["seed"])
     probs = pd.read_parquet(tables_dir / "test_probs.parquet")
     probs = probs[(probs["experiment"] == exp) & (probs["seed"] == seed)].reset_index(drop=True)
-    errors = misclassified(probs, pd.read_parquet(args.split))
-    drawn(args.confusion, plot_confusion, probs[["label", "pred"]], f"{exp}, seed {seed}")
-    drawn(args.errors, plot_error_gallery, errors.reset_index(drop=True))
+    split, description = pd.read_parquet(args.split), args.dataset
+    errors = misclassified(probs, split).reset_index(drop=True)
+    drawn(args.confusion, plot_confusion, probs[["label", "pred"]], f"{exp}, seed {seed}", description["classes"])
+    if description["image_shape"]:
+        values = split[description["features"]].to_numpy()
+        drawn(args.errors, plot_error_gallery, errors, description, (float(values.min()), float(values.max())))
+    else:
+        drawn(args.errors, plot_error_table, errors, description)
     log(f"figures written; showcase {exp} seed {seed} with {len(errors)} test errors")
 
 

@@ -74,6 +74,7 @@ def draw_activations_step(args) -> None:
     settings = args.settings
     frame = pd.read_parquet(args.split)
     x_train, _ = load_part(frame, read_scaler(args.scaler), "train")
+    classes = int(frame["label"].max()) + 1
     stats = []
     cases = dict(settings["cases"])  # [name, case] pairs in file order
     for network, path in (("deep", args.deep_figure), ("lesson", args.lesson_figure)):
@@ -82,7 +83,7 @@ def draw_activations_step(args) -> None:
             if network == "deep":
                 layers[case] = illustrations.deep_activations(spec, settings["deep"], settings["seed"])
             else:
-                layers[case] = illustrations.lesson_activations(spec, x_train, settings["seed"])
+                layers[case] = illustrations.lesson_activations(spec, x_train, settings["seed"], classes)
             rows = illustrations.activation_stats(layers[case], spec["activation"], settings["saturation"])
             stats += [{"network": network, "case": case, "title": spec["title"], **row} for row in rows]
         table = pd.DataFrame(stats)
@@ -100,6 +101,6 @@ def measure_symmetry_step(args) -> None:
 
 
 def summarise_models_step(args) -> None:
-    models = args.models
-    fileio.write_json({exp: illustrations.model_summary(spec) for exp, spec in models.items()}, args.output)
+    models, shape = args.models, (len(args.dataset["features"]), len(args.dataset["classes"]))
+    fileio.write_json({exp: illustrations.model_summary(spec, shape) for exp, spec in models.items()}, args.output)
     log(f"model summaries of {len(models)} experiments written")

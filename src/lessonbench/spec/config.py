@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import math
+from pathlib import Path
 
+from lessonbench.engine.data import DataError, check_split, class_counts
 from lessonbench.spec.files import ConfigError, canonical_json, load_schema, read_yaml, validate
 
-N_DIGITS = 1797  # samples in sklearn.datasets.load_digits
 DATA_DEFAULTS = {"scaler_fit": "train", "test_size": 0.2, "val_size": 360, "split_seed": 42}
 TRAINING_KEYS = ("seeds", "epochs", "batch_size", "model", "optimizer")
 PROSE = ("title", "description")  # an experiment's words: only label_tables and the report read them
@@ -25,11 +25,18 @@ def merge(default: dict, override: dict) -> dict:
     return out
 
 
-def split_sizes(data: dict) -> dict:
-    """Sample counts of the train/val/test parts, as sklearn's train_test_split makes them."""
-    n_test = math.ceil(data["test_size"] * N_DIGITS)
-    n_val = data["val_size"]
-    return {"train": N_DIGITS - n_test - n_val, "val": n_val, "test": n_test}
+def resolve_data(path, doc: dict) -> tuple[dict, dict]:
+    """(data settings, the split's sizes) of an experiment file's data block: its source checked before any job
+    runs (a file read: its label column, numeric and finite features, two classes at least, each large enough for
+    the split), a file source made relative to the working directory."""
+    data = {**DATA_DEFAULTS, **doc.get("data", {})}
+    if Path(data.get("source", "digits")).suffix in (".csv", ".parquet"):
+        data["source"] = str(Path(path).parent / data["source"])
+    try:
+        counts, where = class_counts(data)
+        return data, check_split(data, counts, where)
+    except DataError as err:
+        raise ConfigError(path, err.field, str(err)) from None
 
 
 def resolve_file(path, schema: dict | None = None) -> tuple[dict, dict]:
@@ -37,10 +44,7 @@ def resolve_file(path, schema: dict | None = None) -> tuple[dict, dict]:
     schema = schema or load_schema()
     doc = read_yaml(path)
     validate(doc, path, schema)
-    data = {**DATA_DEFAULTS, **doc.get("data", {})}
-    sizes = split_sizes(data)
-    if sizes["train"] < 1:
-        raise ConfigError(path, "data.val_size", f"leaves {sizes['train']} training samples; expected at least 1")
+    data, sizes = resolve_data(path, doc)
     specs = {}
     for exp_id, entry in doc["experiments"].items():
         body = {"section": "other", "title": exp_id, "description": "", "origin": "added",
