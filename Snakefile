@@ -11,6 +11,15 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+# Another lesson (a folder with its own config.yaml naming its files) is built in its folder, into its own results/,
+# store and ledger: `snakemake --cores 4 --config lesson=examples/wine`.
+if config.get("lesson") not in (None, "null"):
+
+    workdir: config["lesson"]
+
+    configfile: "config.yaml"
+
+
 # `snakemake --report report.zip`: the PDF and key figures with Snakemake's provenance and run times.
 report: "workflow/report/workflow.rst"
 
@@ -36,7 +45,11 @@ include: "workflow/rules/tables.smk"
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/sweeps.smk"
 include: "workflow/rules/figures.smk"
-include: "workflow/rules/illustrations.smk"
+if PLAN.illustrations:  # the lesson's pictures, where its files have them (config illustrations_file)
+
+    include: "workflow/rules/illustrations.smk"
+
+
 include: "workflow/rules/report.smk"
 include: "workflow/rules/verify.smk"
 

@@ -66,7 +66,7 @@ def claim(treatment, control, expect="higher", metric="val_accuracy", min_effect
 
 
 def check(claims, specs, runs, history, edges=None):
-    return check_claims(claims, specs, runs, history, probs_for(runs), edges)
+    return check_claims(claims, specs, runs, history, probs_for(runs), 0.1, edges)
 
 
 def specs_for(names, lesson):
@@ -174,8 +174,8 @@ def test_every_lesson_claim_is_one_factor_except_the_lessons_own_pair(runs_specs
 
 def test_censored_seeds_count_as_the_budget_plus_one(lesson):
     runs, history = synthetic({"fast": 0.97, "never": 0.85}, epochs=5)
-    per_fast = seed_metrics(history, runs, "fast", 5, 0.9)
-    per_never = seed_metrics(history, runs, "never", 5, 0.9)
+    per_fast = seed_metrics(history, runs, "fast", 5, 0.9, 0.1)
+    per_never = seed_metrics(history, runs, "never", 5, 0.9, 0.1)
     assert per_fast["reached_target"].all() and (per_fast["epochs_to_target"] <= 5).all()
     assert not per_never["reached_target"].any() and (per_never["epochs_to_target"] == 6).all()  # restricted, kept
     specs = specs_for(["fast", "never"], lesson)
@@ -189,7 +189,7 @@ def test_a_diverged_seed_counts_at_chance(lesson):
     runs, history = synthetic({"a": 0.95})
     runs.loc[0, "diverged_epoch"] = 3
     history = history[~((history["seed"] == 0) & (history["epoch"] >= 3))]
-    per_seed = seed_metrics(history, runs, "a", 5, 0.9)
+    per_seed = seed_metrics(history, runs, "a", 5, 0.9, 0.1)
     assert per_seed.loc[0, "val_accuracy"] == pytest.approx(10.0) and per_seed.loc[0, "test_accuracy"] == 10.0
     assert math.isnan(per_seed.loc[0, "train_val_gap"])
 
@@ -237,7 +237,7 @@ def test_time_to_target_is_apart_and_censored_seeds_have_none(lesson):
     from lessonbench.analysis.claim_metrics import time_to_target
 
     runs, history = synthetic({"fast": 0.97, "never": 0.85}, epochs=5)
-    per_seed = pd.concat([seed_metrics(history, runs, e, 5, 0.9).assign(claim="c") for e in ("fast", "never")])
+    per_seed = pd.concat([seed_metrics(history, runs, e, 5, 0.9, 0.1).assign(claim="c") for e in ("fast", "never")])
     timings = pd.DataFrame({"experiment": ["fast", "never"], "seconds_per_seed_mean": [10.0, 20.0]})
     out = time_to_target(per_seed, timings, {"fast": {"epochs": 5}, "never": {"epochs": 5}})
     fast = out[out["experiment"] == "fast"]

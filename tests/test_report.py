@@ -81,8 +81,10 @@ def test_leaderboard_ranks_by_mean_over_the_seeds_that_did_not_diverge():
 
 def test_context_gives_the_template_titles_counts_and_no_wall_times_when_reproducible():
     figures = {"sections": {"one": "one.png", "two": "two.png"}, "claims": {}, "sensitivity": None}
-    info = {"reproducible": True, "section_titles": {"one": "Section one, from the file"}}
+    words = {"title": "Tricks, measured", "samples": "wines", "departures": []}
+    info = {"reproducible": True, "section_titles": {"one": "Section one, from the file"}, "words": words}
     context = render.build_context(tables(), figures, info)
+    assert context["words"] == words
     assert context["best"]["experiment"] == "better" and context["baseline"] == "base"
     assert [s["title"] for s in context["sections"]] == ["Section one, from the file", "Two"]
     assert [e["experiment"] for e in context["sections"][0]["experiments"]] == ["base", "better"]

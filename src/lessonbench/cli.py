@@ -43,7 +43,7 @@ STEPS = {
 
 # The inputs that are settings files (JSON the workflow writes, or a spec a job wrote): they reach the step read.
 SETTINGS_INPUTS = {"data", "dataset", "spec", "specs", "settings", "base", "sweep", "claims", "models",
-                   "section_titles"}
+                   "section_titles", "words"}
 # What a step reads when its job leaves it out: only what is optional by nature (a chunk's seeds, no ledger, ...);
 # a value a rule must give (device, threads, store) has none, so a rule that forgets it fails naming it.
 DEFAULTS = {"seeds": None, "processes": 1, "templates": "", "ledger": "", "section_titles": {}, "tuned_base": "",

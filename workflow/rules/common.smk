@@ -3,6 +3,7 @@
 # job made of the rule's own named inputs, outputs and params (`step()`), so a path is spelled once, in the rule.
 import functools
 import inspect
+import os
 import sys
 from pathlib import Path
 
@@ -36,9 +37,11 @@ GPUS = 1 if config["device"] == "cuda" else 0
 CONDA_ENV = str(Path(workflow.basedir) / "environment.yml")
 # Each step's code inputs: the module that holds its command (cli.STEPS) and everything it imports from the
 # package, transitively: a real edit reruns the steps that import the edited module and only those (checksummed).
-CODE = {name: source_files("src/lessonbench/", [module]) for name, module in STEPS.items()}
+# Paths into the checkout are relative to the working directory, another lesson's folder where one is built.
+HOME = Path(os.path.relpath(workflow.basedir))
+CODE = {name: source_files(HOME / "src/lessonbench", [module]) for name, module in STEPS.items()}
 # The report's Jinja2 template and stylesheet (config `report_templates`): an edit reruns the render only.
-TEMPLATES = config.get("report_templates") or "report_templates"
+TEMPLATES = os.path.relpath(Path(workflow.basedir) / (config.get("report_templates") or "report_templates"))
 STEP = "python -m lessonbench {params.step} {params.job:q} > {log:q} 2>&1"
 # A training step trains in as many processes as its job has threads, known once Snakemake knows what reruns.
 TRAINING_STEP = "python -m lessonbench {params.step} {params.job:q} processes={threads} > {log:q} 2>&1"

@@ -1,8 +1,27 @@
+# The lesson's illustrations, where it has them (illustrations.smk is included then).
+ILLUSTRATED = (
+    {
+        "optimizer_paths": rules.draw_optimizer_paths.output.table,
+        "optimizer_paths_figure": rules.draw_optimizer_paths.output.figure,
+        "activations": rules.draw_activations.output.table,
+        "activations_settings": settings("illustrations/activations"),
+        "activations_deep": rules.draw_activations.output.deep_figure,
+        "activations_lesson": rules.draw_activations.output.lesson_figure,
+        "symmetry": rules.measure_symmetry.output.table,
+        "model_summaries": rules.summarise_models.output.output,
+    }
+    if PLAN.illustrations
+    else {}
+)
+
+
 rule render_report:
     input:
         code=CODE["render_report"],
         template_files=[f"{TEMPLATES}/report.html.j2", f"{TEMPLATES}/report.css"],
         section_titles=settings("report/section_titles"),
+        words=settings("report/words"),
+        dataset="results/data/dataset.json",
         table_files=rules.collect_tables.output.tables,
         labelled_tables=rules.label_tables.output,
         claim_tables=rules.check_claims.output.claim_tables,
@@ -11,14 +30,7 @@ rule render_report:
         **FIGURES,
         section_figures=PLAN.section_figures,
         verification=lambda wildcards: planning.verification(PLAN),
-        optimizer_paths=rules.draw_optimizer_paths.output.table,
-        optimizer_paths_figure=rules.draw_optimizer_paths.output.figure,
-        activations=rules.draw_activations.output.table,
-        activations_settings=settings("illustrations/activations"),
-        activations_deep=rules.draw_activations.output.deep_figure,
-        activations_lesson=rules.draw_activations.output.lesson_figure,
-        symmetry=rules.measure_symmetry.output.table,
-        model_summaries=rules.summarise_models.output.output,
+        **ILLUSTRATED,
         search_tables=rules.summarise_search.output.tables if SEARCH else [],
         values_figure=rules.summarise_search.output.values_figure if SEARCH else [],
         samplers_figure=rules.summarise_search.output.samplers_figure if SEARCH else [],

@@ -7,7 +7,11 @@ import pandas as pd
 
 from lessonbench.analysis.testset import right_wrong
 
-CHANCE = 0.1  # accuracy of a diverged model: non-finite outputs predict one class of ten
+
+def chance(probs: pd.DataFrame) -> float:
+    """The accuracy of a diverged model, whose non-finite outputs predict one class: one over the classes (the
+    test probabilities' columns)."""
+    return 1 / sum(column.startswith("prob_") for column in probs.columns)
 
 
 METRICS = {  # name -> label, unit, whether it is read off the curves at the budget epoch
@@ -21,24 +25,24 @@ METRICS = {  # name -> label, unit, whether it is read off the curves at the bud
 
 
 def seed_metrics(history: pd.DataFrame, runs: pd.DataFrame, experiment: str, budget: int,
-                 target: float) -> pd.DataFrame:
+                 target: float, at_chance: float) -> pd.DataFrame:
     """Every metric of every seed of one experiment, curve metrics at epoch `budget`, in report units.
 
     Accuracies are in percent. A seed that diverged counts as a model at chance accuracy from its
-    divergence on (its validation curve is extended with CHANCE) and its train-validation gap is
+    divergence on (its validation curve is extended with `at_chance`) and its train-validation gap is
     missing; a seed that never reaches the target counts budget + 1 epochs (`reached_target` False).
     """
     hist = history[(history["experiment"] == experiment) & (history["epoch"] <= budget)]
     wide = hist.pivot_table(index="seed", columns=["split", "epoch"], values="accuracy")
     rows = []
     for run in runs[runs["experiment"] == experiment].itertuples():
-        val, train = np.full(budget, CHANCE), np.full(budget, np.nan)
+        val, train = np.full(budget, at_chance), np.full(budget, np.nan)
         if run.seed in wide.index and "val" in wide.columns.get_level_values(0):
             for split, curve in (("val", val), ("train", train)):
                 series = wide.loc[run.seed, split].dropna()
                 curve[series.index.to_numpy(dtype=int) - 1] = series.to_numpy()
         reached = np.flatnonzero(val >= target)
-        test = CHANCE if pd.notna(run.diverged_epoch) else run.final_test_accuracy
+        test = at_chance if pd.notna(run.diverged_epoch) else run.final_test_accuracy
         rows.append({"experiment": experiment, "seed": int(run.seed), "budget": budget,
                      "test_accuracy": 100 * test, "val_accuracy": 100 * val[-1],
                      "best_val_accuracy": 100 * val.max(), "val_accuracy_auc": 100 * val.mean(),
@@ -48,12 +52,12 @@ def seed_metrics(history: pd.DataFrame, runs: pd.DataFrame, experiment: str, bud
     return pd.DataFrame(rows)
 
 
-def correct_matrix(probs: pd.DataFrame, runs: pd.DataFrame, experiment: str) -> pd.DataFrame:
+def correct_matrix(probs: pd.DataFrame, runs: pd.DataFrame, experiment: str, at_chance: float) -> pd.DataFrame:
     """seeds x test samples, 100 where the seed's model got the sample right, else 0 (a diverged seed: 100 x
-    CHANCE everywhere, as its accuracy counts)."""
+    `at_chance` everywhere, as its accuracy counts)."""
     matrix = 100 * right_wrong(probs, experiment)
     diverged = runs[(runs["experiment"] == experiment) & runs["diverged_epoch"].notna()]["seed"]
-    matrix.loc[matrix.index.isin(diverged)] = 100 * CHANCE
+    matrix.loc[matrix.index.isin(diverged)] = 100 * at_chance
     return matrix
 
 

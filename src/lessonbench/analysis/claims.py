@@ -27,6 +27,7 @@ from lessonbench import fileio
 from lessonbench.analysis import stats
 from lessonbench.analysis.claim_metrics import (
     METRICS,
+    chance,
     correct_matrix,
     difference,
     seed_metrics,
@@ -167,16 +168,17 @@ def claim_rows(claim: dict, specs: dict, metrics: dict, matrices: dict, budget: 
 
 
 def check_claims(claims: list[dict], specs: dict, runs: pd.DataFrame, history: pd.DataFrame,
-                 probs: pd.DataFrame, edges: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 probs: pd.DataFrame, at_chance: float, edges: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(one row per claim and metric, the primary ones with their verdict; the per-seed metrics behind them).
 
-    `edges`: {experiment: value} of the sweeps' best points that lie at an edge of their grid."""
+    `at_chance`: a diverged model's accuracy (claim_metrics.chance); `edges`: {experiment: value} of the sweeps'
+    best points that lie at an edge of their grid."""
     rows, seeds = [], []
     for claim in claims:
         involved = list(dict.fromkeys(claim["treatment"] + claim["control"]))
         budget = claim["budget"] or min(specs[e]["epochs"] for e in involved)
-        metrics = {e: seed_metrics(history, runs, e, budget, claim["target"]) for e in involved}
-        matrices = {e: correct_matrix(probs, runs, e) for e in involved} if any(
+        metrics = {e: seed_metrics(history, runs, e, budget, claim["target"], at_chance) for e in involved}
+        matrices = {e: correct_matrix(probs, runs, e, at_chance) for e in involved} if any(
             m["name"] == "test_accuracy" for m in claim["metrics"]) else {}
         seeds.extend(frame.assign(claim=claim["id"]) for frame in metrics.values())
         rows += claim_rows(claim, specs, metrics, matrices, budget, edges or {})
@@ -200,7 +202,7 @@ def check_claims_step(args) -> None:
     claims = args.claims["claims"]
     specs = {spec["id"]: spec for spec in args.specs}
     runs, history, probs = (pd.read_parquet(tables / f"{name}.parquet") for name in ("runs", "history", "test_probs"))
-    table, per_seed = check_claims(claims, specs, runs, history, probs, grid_edges(tables))
+    table, per_seed = check_claims(claims, specs, runs, history, probs, chance(probs), grid_edges(tables))
     left_out = pd.DataFrame([{"claim_id": c["id"], "claim": c["claim"], "reason": c["reason"]}
                              for c in args.claims["left_out"]], columns=["claim_id", "claim", "reason"])
     fileio.write_table(table, Path(args.outdir) / "claims")

@@ -33,26 +33,25 @@ from lessonbench.fileio import log
 from lessonbench.jobs.experiment import forked_starmap, usable_processes, write_experiment
 from lessonbench.spec.config import sweep_point_spec, training_spec
 
-CHANCE = 0.1  # validation accuracy of a diverged seed: non-finite outputs predict one class of ten
-
 
 def best_id(sweep_id: str) -> str:
     return f"{sweep_id}_best"
 
 
-def final_val(history: pd.DataFrame, seeds: list[int], split: str = "val") -> dict[int, float]:
-    """Each seed's accuracy on `split` after its last epoch; a seed that diverged (fewer epochs) counts at chance."""
+def final_val(history: pd.DataFrame, seeds: list[int], at_chance: float, split: str = "val") -> dict[int, float]:
+    """Each seed's accuracy on `split` after its last epoch; a seed that diverged (fewer epochs) counts at chance
+    (one over the classes: its non-finite outputs predict one)."""
     rows = history[history["split"] == split]
     last = rows["epoch"].max() if len(rows) else 0
     out = {}
     for seed in seeds:
         mine = rows[(rows["seed"] == seed) & (rows["epoch"] == last)]
-        out[seed] = float(mine["accuracy"].iloc[0]) if len(mine) else CHANCE
+        out[seed] = float(mine["accuracy"].iloc[0]) if len(mine) else at_chance
     return out
 
 
-def point_rows(sweep: dict, value: float, history: pd.DataFrame, seeds: list[int]) -> list[dict]:
-    val, train = final_val(history, seeds), final_val(history, seeds, "train")
+def point_rows(sweep: dict, value: float, history: pd.DataFrame, seeds: list[int], at_chance: float) -> list[dict]:
+    val, train = final_val(history, seeds, at_chance), final_val(history, seeds, at_chance, "train")
     return [{"sweep": sweep["id"], "experiment": sweep["experiment"], "key": sweep["key"], "scale": sweep["scale"],
              "value": value,
              "lesson_value": value == sweep["lesson_value"], "seed": seed, "final_val_accuracy": val[seed],
@@ -150,12 +149,12 @@ def sweep_points(sweep: dict, seeds: list[int], data: dict, device: str, threads
     return {value: (specs[value], stored[value] or trained[value]) for value in sweep["values"]}
 
 
-def choose(sweep: dict, points: dict, seeds: list[int]) -> tuple[list[dict], dict]:
+def choose(sweep: dict, points: dict, seeds: list[int], at_chance: float) -> tuple[list[dict], dict]:
     """(the points table's rows, the best point): the highest mean final validation accuracy over the tuning
     seeds (ties go to the earlier value); `at_edge` when it is the grid's smallest or largest value."""
     rows, best = [], None
     for value, (spec, run) in points.items():
-        mine = point_rows(sweep, value, history_frame(run.history), seeds)
+        mine = point_rows(sweep, value, history_frame(run.history), seeds, at_chance)
         mean = float(np.mean([r["final_val_accuracy"] for r in mine]))
         rows += mine
         if best is None or mean > best["mean"]:
@@ -175,7 +174,7 @@ def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, thre
     data = load_parts(frame, scaler)
     key_inputs = {"split": split_path, "scaler": scaler_path}
     points = sweep_points(sweep, seeds, data, device, threads, store_dir, key_inputs, processes, log)
-    rows, best = choose(sweep, points, seeds)
+    rows, best = choose(sweep, points, seeds, 1 / data["shape"][1])
     edge = ", at the edge of the grid" if best["at_edge"] else ""
     log(f"{sweep['id']}: best {sweep['key']} = {best['value']:g} on the tuning seeds "
         f"(mean final validation accuracy {100 * best['mean']:.2f}%){edge}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from lessonbench.spec.config import PROSE, TUNED, resolve_experiments, resolve_sections
+from lessonbench.spec.config import PROSE, TUNED, resolve_experiments, resolve_sections, resolve_words
 from lessonbench.spec.files import ConfigError, canonical_json
 from lessonbench.spec.studies import resolve_claims, resolve_illustrations, resolve_search, resolve_sweeps
 
@@ -53,17 +53,19 @@ class Plan:
     config: dict
     data: dict = field(init=False)
     specs: dict = field(init=False)
-    illustrations: dict = field(init=False)
+    illustrations: dict | None = field(init=False)
     search: dict | None = field(init=False)
     sweeps: list = field(init=False)
     claims: list = field(init=False)
     claims_left_out: list = field(init=False)
     section_titles: dict = field(init=False)
+    words: dict = field(init=False)
 
     def __post_init__(self):
         config = self.config
         self.data, self.specs = resolve_experiments(config["experiment_files"])
-        self.illustrations = resolve_illustrations(config["illustrations_file"], self.specs)
+        illustrations_file = given(config, "illustrations_file")
+        self.illustrations = resolve_illustrations(illustrations_file, self.specs) if illustrations_file else None
         search_file, sweeps_file, claims_file = (given(config, k) for k in ("search_file", "sweeps_file",
                                                                             "claims_file"))
         self.search = resolve_search(search_file, self.specs) if search_file else None
@@ -85,6 +87,7 @@ class Plan:
             raise ConfigError("config", "search_workers", "more than 1 needs search_storage, a database URL the "
                               "workers share (e.g. postgresql://user:password@host/database); SQLite is for one")
         self.section_titles = resolve_sections(config["experiment_files"])
+        self.words = resolve_words(config["experiment_files"])
 
     # --- what runs ---------------------------------------------------------------------------------------
     @property
@@ -157,7 +160,8 @@ class Plan:
         named after its text's digest, `KIND/NAME.DIGEST.json`: a changed text is a file no job has made yet, so the
         jobs that read it rerun whatever Snakemake's records hold (a tree from before, `.snakemake` deleted)."""
         files = {"data/split": self.data, "claims/claims": {"claims": self.claims, "left_out": self.claims_left_out},
-                 "report/section_titles": {s: self.section_titles.get(s) for s in self.sections}}
+                 "report/section_titles": {s: self.section_titles.get(s) for s in self.sections},
+                 "report/words": self.words}
         files |= {f"specs/{exp}": spec for exp, spec in self.specs.items()}
         files |= {f"numbers/{exp}": without_words(spec) for exp, spec in self.specs.items()}
         files |= {f"sweeps/{s['id']}": {**s, "spec": without_words(s["spec"])} for s in self.sweeps}
@@ -177,6 +181,9 @@ class Plan:
         return self._paths[name]
 
     def illustration_settings(self) -> dict[str, dict]:
+        if not self.illustrations:
+            return {}
+
         def ordered(block: str, key: str) -> dict:  # entries kept in file order, as [name, value] pairs
             settings = dict(self.illustrations[block])
             settings[key] = [[name, value] for name, value in settings[key].items()]

@@ -118,8 +118,11 @@ def headline(primary: pd.DataFrame) -> dict:
     """How many claims hold, fail and stay open, from each claim's primary verdict."""
     counts = primary["verdict"].value_counts()
     n = {v: int(counts.get(v, 0)) for v in VERDICT_MARK}
-    return {"claims": len(primary), "hold": n["supported"], "fail": n["contradicted"] + n["no effect"],
-            "contradicted": n["contradicted"], "no_effect": n["no effect"], "open": n["not shown"],
+    # "no effect" is what a claim of no effect (expect: equivalent) claims: it holds; any other claim it fails
+    equivalent = int(((primary["verdict"] == "no effect") & (primary["expect"] == "equivalent")).sum())
+    return {"claims": len(primary), "hold": n["supported"] + equivalent,
+            "fail": n["contradicted"] + n["no effect"] - equivalent,
+            "contradicted": n["contradicted"], "no_effect": n["no effect"] - equivalent, "open": n["not shown"],
             "confounded": int(primary["confounded"].sum()), "family": int(primary["family_size"].iloc[0])}
 
 

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import jinja2
+import markupsafe
 import pandas as pd
 
 from lessonbench import fileio
@@ -29,12 +30,19 @@ def data_uri(path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
+def backticks(text: str) -> markupsafe.Markup:
+    """Plain text from a lesson file, escaped, with `spans in backticks` set as code."""
+    parts = str(markupsafe.escape(text)).split("`")
+    return markupsafe.Markup("".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts)))
+
+
 def environment(folder: str = "") -> jinja2.Environment:
     """Jinja2 over the templates in `folder` (the workflow's report_templates/), else the package's own copy."""
     loader = jinja2.FileSystemLoader(folder) if folder else jinja2.PackageLoader("lessonbench.report", TEMPLATES)
     env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
-    env.filters.update(pct=pct, points=points, num=num, paired_diff=paired_diff, data_uri=data_uri, pvalue=pvalue)
+    env.filters.update(pct=pct, points=points, num=num, paired_diff=paired_diff, data_uri=data_uri, pvalue=pvalue,
+                       backticks=backticks)
     return env
 
 
@@ -90,7 +98,7 @@ def build_context(tables: dict, figures: dict, info: dict) -> dict:
         "diverged": records(board[board["n_diverged"] > 0]),
         "sections": sections, "figures": figures,
         "showcase": records(tables["showcase"])[0], "data": records(tables["data"])[0],
-        "experiments": records(meta), "info": info, "n_seeds": int(board["n_seeds"].max()),
+        "experiments": records(meta), "info": info, "n_seeds": int(board["n_seeds"].max()), "words": info["words"],
         "claims": claims, "claims_rule": claims_rule(), "interval_method": stats.METHOD,
         "sensitivity": sensitivity_context(tables["sweep_summary"], tables["leaderboard"], figures.get("sensitivity")),
         "origins": {origin: int((meta["origin"] == origin).sum())
@@ -237,13 +245,16 @@ def render_report_step(args) -> None:
             "sensitivity": args.sensitivity_figure[0] if args.sensitivity_figure else None}
     info = run_info(args.config_hash, args.threads)
     info["section_titles"] = args.section_titles
+    info["words"] = args.words  # the lesson's title, what its samples are called, its departures
     info["verification"] = json.loads(Path(args.verification[0]).read_text()) if args.verification else None
     context = build_context(tables, figs, info)
+    context["dataset"] = args.dataset  # classes, features, image shape
     search = {name: path for name in ("values_figure", "samplers_figure") if (path := getattr(args, name, None))}
     context["search"] = search_context(search, tables_dir,
                                        tables["leaderboard"], info["reproducible"])
     context["lesson"] = illustrations_context({name: getattr(args, name) for name in ILLUSTRATIONS},
-                                              tables["leaderboard"], list(tables["experiments"]["experiment"]))
+                                              tables["leaderboard"], list(tables["experiments"]["experiment"])) \
+        if getattr(args, "optimizer_paths", None) else None  # a lesson without illustrations
     history, now = None, None
     context["changes"] = None
     if args.ledger:  # what changed since the previous report, from the ledger of earlier builds

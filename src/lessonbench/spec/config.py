@@ -68,6 +68,19 @@ def resolve_sections(paths) -> dict[str, str]:
     return titles
 
 
+WORDS = {"title": "Training tricks, measured", "samples": "samples", "departures": []}
+
+
+def resolve_words(paths) -> dict:
+    """The lesson's own words for its report, from the experiment files (a later file may override): its title,
+    what its samples are called, and where the runs depart from the lesson's code."""
+    words = dict(WORDS)
+    for path in paths:
+        doc = read_yaml(path)
+        words.update({key: doc[key] for key in WORDS if key in doc})
+    return words
+
+
 def resolve_experiments(paths) -> tuple[dict, dict]:
     """Resolve several experiment files into (data settings, {id: spec}); ids must be unique."""
     schema = load_schema()
