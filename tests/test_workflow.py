@@ -707,3 +707,74 @@ def test_code_inputs_follow_the_imports(tree):
         ledger.write_text(original)
         extra.unlink()
     assert planned(tree) == {}
+
+
+TABLE_LESSON = {
+    "config.yaml": "experiment_files: [lesson.yaml]\nclaims_file: claims.yaml\nsweeps_file: null\nsearch_file: null\n"
+                   "illustrations_file: null\nverify_experiment: adam\ntorch_threads: 1\n",
+    "lesson.yaml": """title: Tricks on a hand-made table, measured
+samples: flowers
+sections: {optimizers: Two optimizers}
+data: {source: flowers.csv, label: kind, stratify: true, test_size: 0.25, val_size: 30, split_seed: 1}
+defaults:
+  origin: lesson
+  seeds: 2
+  epochs: 3
+  batch_size: 8
+  model: {hidden: [8], activation: relu, batchnorm: false, dropout: 0.0, init: {name: kaiming_uniform}}
+  optimizer: {name: sgd, lr: 0.05}
+experiments:
+  sgd: {section: optimizers, title: Plain SGD}
+  adam: {section: optimizers, title: Adam, optimizer: {name: adam, lr: 0.01}}
+""",
+    "claims.yaml": """settings: {target: 0.5}
+claims:
+  adam_vs_sgd:
+    section: optimizers
+    claim: Adam beats plain SGD.
+    treatment: adam
+    control: sgd
+    factor: [optimizer]
+    metrics: {test_accuracy: higher}
+""",
+}
+
+
+def flowers(rows: int = 120) -> pd.DataFrame:
+    """A table a user might write: two noisy measurements and a class name per row."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    kind = np.array(["iris", "lily", "rose"])[np.arange(rows) % 3]
+    centre = {"iris": 0.0, "lily": 1.0, "rose": 2.0}
+    petal = [centre[k] + rng.normal(scale=0.6) for k in kind]
+    return pd.DataFrame({"petal_cm": petal, "stem_cm": rng.normal(size=rows) * 3 + 20, "kind": kind})
+
+
+def test_a_lesson_of_a_table_builds_its_own_report_in_its_folder(tree):
+    """A lesson folder with a CSV of its own (string labels) is built with one setting, into its folder: its report
+    names its classes and shows a table of its most confident mistakes; the digits lesson's results are untouched.
+    Bad data stops the run before any job, naming the file and the column."""
+    folder = tree / "lessons" / "flowers"
+    folder.mkdir(parents=True)
+    for name, text in TABLE_LESSON.items():
+        (folder / name).write_text(text)
+    before = {p: p.stat().st_mtime_ns for p in (tree / "results").rglob("*")}
+    broken = flowers().astype({"stem_cm": object})
+    broken.loc[7, "stem_cm"] = "long"
+    broken.to_csv(folder / "flowers.csv", index=False)
+    proc = snakemake(tree, "--config", "lesson=lessons/flowers", check=False)
+    assert proc.returncode != 0 and "flowers.csv: feature column 'stem_cm' is not numeric" in proc.stderr, \
+        proc.stderr[-2000:]
+    assert not (folder / "results").exists()
+    flowers().to_csv(folder / "flowers.csv", index=False)
+    snakemake(tree, "--config", "lesson=lessons/flowers")
+    assert {p: p.stat().st_mtime_ns for p in (tree / "results").rglob("*")} == before  # the digits lesson's
+    dataset = yaml.safe_load((folder / "results/data/dataset.json").read_text())
+    assert dataset["classes"] == ["iris", "lily", "rose"] and dataset["image_shape"] is None
+    text = report_text(folder)
+    assert "Tricks on a hand-made table, measured" in text and "test flowers" in text and "digit" not in text
+    assert "Adam beats plain SGD." in text and (folder / "results/ledger/reports.csv").exists()
+    log = (folder / "results/logs/draw_figures.log").read_text()
+    assert "errors.png" in log and "confusion.png" in log
+    assert planned(tree) == {}  # and the digits lesson plans nothing

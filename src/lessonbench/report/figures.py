@@ -214,10 +214,10 @@ def plot_error_table(errors: pd.DataFrame, description: dict, rows: int = 12, co
     top = errors.head(rows)
     cells = [[str(r["sample"]), classes[r["label"]], classes[r["pred"]], f"{r['pred_prob']:.2f}",
               *(f"{r[f]:.3g}" for f in features)] for _, r in top.iterrows()]
-    fig, ax = plt.subplots(figsize=(WIDTH, 0.3 * (len(cells) + 1) + 0.3))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.22 * (len(cells) + 1) + 0.2))
     ax.axis("off")
     if cells:
-        table = ax.table(cellText=cells, colLabels=["row", "true", "predicted", "p", *features], loc="upper center",
+        table = ax.table(cellText=cells, colLabels=["row", "true", "predicted", "p", *features], bbox=[0, 0, 1, 1],
                          cellLoc="right", colLoc="right")
         table.auto_set_font_size(False)
         table.set_fontsize(7.5)
