@@ -94,3 +94,18 @@ def test_context_gives_the_template_titles_counts_and_no_wall_times_when_reprodu
     assert context["claims"] is None and context["sensitivity"] is None and context["n_seeds"] == 3
     context = render.build_context(tables(), figures, {**info, "reproducible": False})
     assert {r["seconds_per_seed_mean"] for r in context["leaderboard"]} == {1.5}
+
+
+def test_a_lessons_own_words_are_escaped_and_code_spans_set():
+    assert str(render.backticks("set `data.scaler_fit: all` <b>now</b>")) == \
+        "set <code>data.scaler_fit: all</code> &lt;b&gt;now&lt;/b&gt;"
+
+
+def test_the_words_of_a_lesson_come_from_its_files(tmp_path):
+    from lessonbench.spec.config import resolve_words
+
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("title: First\nsamples: wines\nexperiments: {}\n")
+    second.write_text("title: Second\nexperiments: {}\n")
+    assert resolve_words([first, second]) == {"title": "Second", "samples": "wines", "departures": []}
+    assert resolve_words([tmp_path / "b.yaml"])["samples"] == "samples"

@@ -35,7 +35,7 @@ from .conftest import ROOT, missing
 
 pytestmark = pytest.mark.workflow
 COPY = ["Snakefile", "environment.yml", "profiles", "workflow", "src", "experiments", "config", "report_templates",
-        ".test"]
+        ".test", "examples"]
 DETERMINISTIC = [f"results/tables/{t}.{ext}" for t in ("experiments", "history", "runs", "test_probs",
                                                          "leaderboard", "scores", "comparisons", "claims",
                                                          "claim_seeds", "showcase", "data")
@@ -648,7 +648,7 @@ README_AS_WRITTEN = {"snakemake -n", "snakemake --unlock", "snakemake --cores 2"
                      "snakemake --workflow-profile profiles/slurm -n", "snakemake --report report.zip"}
 # ... as a dry run (they would train, or submit to SLURM) ...
 README_DRY_RUN = {"snakemake --cores 2 --config search_file=null", "snakemake --workflow-profile profiles/slurm",
-                  "snakemake --cores 2 --directory .test"}
+                  "snakemake --cores 2 --directory .test", "snakemake --cores 4 --config lesson=examples/wine"}
 # ... or not here, with the reason.
 README_NOT_HERE = {
     "snakemake --cores 4 --software-deployment-method conda": "conda's channels cannot be reached here",
