@@ -1,9 +1,9 @@
-# lessonbench: the training-tricks lesson on sklearn digits, measured over seeds.
+# lessonbench: a lesson's training tricks and its claims, measured over seeds (the digits lesson by default).
 # Run: snakemake --cores 4   ->   results/report/report.pdf
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version, update_config, validate
 
 min_version("9.0")
 
@@ -11,13 +11,26 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-# Another lesson (a folder with its own config.yaml naming its files) is built in its folder, into its own results/,
-# store and ledger: `snakemake --cores 4 --config lesson=examples/wine`.
-if config.get("lesson") not in (None, "null"):
+# Another lesson, a folder of data files, is built in its folder, into its own results/, store and ledger:
+# `snakemake --cores 4 --config lesson=examples/wine`. Its files go by their names: lesson.yaml, and claims.yaml,
+# sweeps.yaml, search.yaml and illustrations.yaml where it has them; its config.yaml (if any), then the command
+# line, say otherwise.
+if config.get("lesson") not in (None, "", "null", "none"):
+    if not Path(config["lesson"], "lesson.yaml").is_file():
+        sys.exit(f"lessonbench: config lesson: {config['lesson']!r} is not a lesson folder (it has no lesson.yaml)")
 
     workdir: config["lesson"]
 
-    configfile: "config.yaml"
+    config.pop("verify_experiment", None)
+    config.update(
+        experiment_files=["lesson.yaml"],
+        **{f"{kind}_file": f"{kind}.yaml" if Path(f"{kind}.yaml").exists() else None
+           for kind in ("claims", "sweeps", "search", "illustrations")},
+    )
+    update_config(config, workflow.config_settings.overwrite_config or {})  # the command line still wins
+    if Path("config.yaml").exists():
+
+        configfile: "config.yaml"
 
 
 # `snakemake --report report.zip`: the PDF and key figures with Snakemake's provenance and run times.

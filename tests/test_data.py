@@ -116,7 +116,7 @@ BAD_DATA = [  # (data block, table, the field named, words of the message)
     ("{source: rows.csv, label: class}", table_of(), "data.label", ["rows.csv", "no label column 'class'",
                                                                      "'kind'"]),
     ("{source: rows.csv, label: kind}", broken("height", "tall"), "data.source", ["rows.csv", "'height'",
-                                                                                  "not numeric"]),
+                                                                                  "not numeric ('tall' at row 5)"]),
     ("{source: rows.csv, label: kind}", broken("weight", float("nan")), "data.source",
      ["rows.csv", "'weight'", "1 NaN or infinite", "row 5"]),
     ("{source: rows.csv, label: kind}", broken("weight", float("inf")), "data.source", ["'weight'", "infinite"]),
@@ -124,6 +124,15 @@ BAD_DATA = [  # (data block, table, the field named, words of the message)
     ("{source: rows.csv, label: kind, stratify: true, val_size: 5}", pd.concat([table_of(), table_of(2, ("yak",))]),
      "data.stratify", ["class 'yak'", "2 samples", "at least 3"]),
     ("{source: rows.csv, label: kind, val_size: 100}", table_of(), "data.val_size", ["60 samples", "at least 1"]),
+    ("{source: rows.csv, label: kind}", table_of().rename(columns={"height": "seed"}), "data.source",
+     ["'seed'", "a name lessonbench's tables use"]),
+    ("{source: rows.csv, label: kind}", table_of().head(0), "data.source", ["rows.csv: no rows of data"]),
+    ("{source: rows.csv, label: kind, image_shape: [3, 3]}", table_of(), "data.image_shape",
+     ["image_shape [3, 3] holds 9 values", "2 features"]),
+    ("{source: rows.csv, label: kind, stratify: true, val_size: 2}", table_of(), "data.val_size",
+     ["every one of the 3 classes", "the val part has 2 samples"]),
+    ("{source: wine, stratify: true, test_size: 0.01, val_size: 20}", None, "data.test_size",
+     ["scikit-learn's wine dataset", "the test part has 2 samples"]),
     ("{source: mnist}", None, "data.source", ["'mnist'", "digits, iris, wine, breast_cancer"]),
     ("{source: missing.csv}", None, "data.source", ["missing.csv does not exist"]),
 ]
@@ -137,3 +146,9 @@ def test_bad_data_is_one_message_naming_the_file_and_column(tmp_path, block, tab
     assert "lesson.yaml" in message and f": {field}:" in message, message
     for word in words:
         assert word in message, (word, message)
+
+
+def test_an_unreadable_data_file_is_one_message(tmp_path):
+    (tmp_path / "rows.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(ConfigError, match=r"lesson.yaml: data.source: .*rows.parquet: not a readable PARQUET file"):
+        lesson_with(tmp_path, "{source: rows.parquet}")

@@ -73,10 +73,12 @@ def test_two_workers_share_one_study(postgres, lesson, split_frame, tmp_path):
     write_json(scaler, tmp_path / "scaler.json")
     (tmp_path / "settings.json").write_text(canonical_json(settings))
     (tmp_path / "base.json").write_text(canonical_json(base))
+    (tmp_path / "dataset.json").write_text(canonical_json({"classes": [str(c) for c in range(10)]}))
     def job(worker: int) -> str:  # what the search_worker rule hands its step
         return json.dumps({
             "input": {"settings": str(tmp_path / "settings.json"), "base": str(tmp_path / "base.json"),
-                      "train_val": str(tmp_path / "train_val.parquet"), "scaler": str(tmp_path / "scaler.json")},
+                      "train_val": str(tmp_path / "train_val.parquet"), "scaler": str(tmp_path / "scaler.json"),
+                      "dataset": str(tmp_path / "dataset.json")},
             "output": {"output": str(tmp_path / f"worker-{worker}.json")},
             "params": {"search_seed": 0, "worker": worker, "workers": 2, "storage": postgres, "threads": 1,
                        "device": "cpu"}})

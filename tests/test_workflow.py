@@ -709,9 +709,7 @@ def test_code_inputs_follow_the_imports(tree):
     assert planned(tree) == {}
 
 
-TABLE_LESSON = {
-    "config.yaml": "experiment_files: [lesson.yaml]\nclaims_file: claims.yaml\nsweeps_file: null\nsearch_file: null\n"
-                   "illustrations_file: null\nverify_experiment: adam\ntorch_threads: 1\n",
+TABLE_LESSON = {  # no config.yaml: the folder's files go by their names
     "lesson.yaml": """title: Tricks on a hand-made table, measured
 samples: flowers
 sections: {optimizers: Two optimizers}

@@ -1,4 +1,4 @@
-"""lessonbench: the training-tricks lesson on sklearn digits, measured over seeds."""
+"""lessonbench: a lesson's training tricks and its claims, measured over seeds (the digits lesson by default)."""
 
 import os
 

@@ -2,6 +2,7 @@ rule prepare_data:
     input:
         code=CODE["prepare_data"],
         data=settings("data/split"),
+        source=PLAN.data_files,
     output:
         split="results/data/split.parquet",
         scaler="results/data/scaler.json",

@@ -11,6 +11,7 @@ if SEARCH:
             settings=settings("search/settings"),
             base=settings("search/base"),
             train_val="results/data/train_val.parquet",
+            dataset="results/data/dataset.json",
             scaler="results/data/scaler.json",
         output:
             output="results/search/random-{seed}/worker-{worker}.json",
@@ -42,6 +43,7 @@ if SEARCH:
             base=settings("search/base"),
             # the split without its test rows: the search cannot read what it is not given
             train_val="results/data/train_val.parquet",
+            dataset="results/data/dataset.json",
             scaler="results/data/scaler.json",
             workers=lambda wildcards: PLAN.worker_outputs(wildcards.strategy, wildcards.seed),
         output:

@@ -27,6 +27,9 @@ IMAGE_SHAPES = {"digits": [8, 8]}
 BUNDLED_COUNTS = {"digits": [178, 182, 177, 183, 181, 182, 181, 179, 174, 180], "iris": [50, 50, 50],
                   "wine": [59, 71, 48], "breast_cancer": [357, 212]}  # classes in sorted order
 META = ("sample", "split", "label")
+# columns the split frame and the test probabilities already have: a feature may not take their names
+RESERVED = {*META, "experiment", "seed", "pred"}
+BUNDLED_FEATURES = {"digits": 64, "iris": 4, "wine": 13, "breast_cancer": 30}
 
 
 class DataError(ValueError):
@@ -60,11 +63,16 @@ def load_source(data: dict, root: Path = Path(".")) -> tuple[pd.DataFrame, np.nd
                             "file")
         if not path.is_file():
             raise DataError(f"{path} does not exist")
-        table = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+        try:
+            table = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+        except Exception as err:  # pandas and pyarrow raise many kinds: each is an unreadable file here
+            raise DataError(f"{path}: not a readable {path.suffix[1:].upper()} file ({err})") from None
         column = data.get("label", "label")
         if column not in table.columns:
             raise DataError(f"{path}: no label column {column!r}; the columns are {list(table.columns)}", "data.label")
-        labels, features, where = table[column], table.drop(columns=[column]), str(path)
+        if table.empty:
+            raise DataError(f"{path}: no rows of data")
+        labels, features, where = table[column].rename(column), table.drop(columns=[column]), str(path)
     codes, classes = _encode(labels, where)
     _check_features(features, where)
     return features, codes, classes
@@ -76,12 +84,13 @@ def _column_name(name: str) -> str:
 
 def _encode(labels: pd.Series, where: str) -> tuple[np.ndarray, list[str]]:
     """Each row's class index in the sorted classes, and the classes' names."""
+    name = f"the label column {labels.name!r}" if labels.name is not None else "the labels"
     if labels.isna().any():
-        raise DataError(f"{where}: the label column has {int(labels.isna().sum())} empty values", "data.label")
+        raise DataError(f"{where}: {name} has {int(labels.isna().sum())} empty values (first at row "
+                        f"{int(np.flatnonzero(labels.isna())[0])})", "data.label")
     classes = sorted(labels.unique().tolist())
     if len(classes) < 2:
-        raise DataError(f"{where}: the label column has a single class ({classes[0]!r}); a classifier needs two",
-                        "data.label")
+        raise DataError(f"{where}: {name} has a single class ({classes[0]!r}); a classifier needs two", "data.label")
     index = {c: i for i, c in enumerate(classes)}
     return labels.map(index).to_numpy(dtype=np.int64), [str(c) for c in classes]
 
@@ -89,8 +98,13 @@ def _encode(labels: pd.Series, where: str) -> tuple[np.ndarray, list[str]]:
 def _check_features(features: pd.DataFrame, where: str) -> None:
     for name in features.columns:
         column = features[name]
+        if name in RESERVED or str(name).startswith("prob_"):
+            raise DataError(f"{where}: feature column {name!r} has a name lessonbench's tables use; rename it")
         if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-            raise DataError(f"{where}: feature column {name!r} is not numeric (e.g. {column.iloc[0]!r}); "
+            numbers = pd.to_numeric(column, errors="coerce")
+            row = int(np.flatnonzero(numbers.isna() & column.notna())[0]) if (numbers.isna() & column.notna()).any() \
+                else 0
+            raise DataError(f"{where}: feature column {name!r} is not numeric ({column.iloc[row]!r} at row {row}); "
                             "every column but the label must be a number")
         bad = ~np.isfinite(column.to_numpy(dtype=float))
         if bad.any():
@@ -98,14 +112,16 @@ def _check_features(features: pd.DataFrame, where: str) -> None:
                             f"(first at row {int(np.flatnonzero(bad)[0])})")
 
 
-def class_counts(data: dict, root: Path = Path(".")) -> tuple[dict[str, int], str]:
-    """({class: samples}, where) of the data block's source: a bundled dataset's from a table, a file's read and
-    checked (DataError naming the file and column)."""
+def class_counts(data: dict, root: Path = Path(".")) -> tuple[dict[str, int], str, int]:
+    """({class: samples}, where, features) of the data block's source: a bundled dataset's from a table, a file's
+    read and checked (DataError naming the file and column)."""
     source = source_of(data)
     if source in BUNDLED:
-        return {str(i): n for i, n in enumerate(BUNDLED_COUNTS[source])}, f"scikit-learn's {source} dataset"
-    _, codes, classes = load_source(data, root)
-    return dict(zip(classes, np.bincount(codes, minlength=len(classes)).tolist())), str(root / source)
+        return ({str(i): n for i, n in enumerate(BUNDLED_COUNTS[source])}, f"scikit-learn's {source} dataset",
+                BUNDLED_FEATURES[source])
+    features, codes, classes = load_source(data, root)
+    return (dict(zip(classes, np.bincount(codes, minlength=len(classes)).tolist())), str(root / source),
+            features.shape[1])
 
 
 def check_split(data: dict, counts: dict[str, int], where: str) -> dict:
@@ -120,6 +136,11 @@ def check_split(data: dict, counts: dict[str, int], where: str) -> dict:
     if data.get("stratify") and counts[small] < 3:
         raise DataError(f"{where}: class {small!r} of the label column has {counts[small]} samples; a stratified "
                         "split needs at least 3 (one per part)", "data.stratify")
+    if data.get("stratify") and min(sizes.values()) < len(counts):
+        part = min(sizes, key=sizes.get)
+        field = "data.val_size" if part == "val" else "data.test_size"
+        raise DataError(f"{where}: a stratified split puts every one of the {len(counts)} classes in each part; the "
+                        f"{part} part has {sizes[part]} samples", field)
     return sizes
 
 
@@ -181,10 +202,12 @@ def load_part(frame: pd.DataFrame, scaler: dict, part: str) -> tuple[torch.Tenso
     return torch.tensor(x, dtype=torch.float32), torch.tensor(rows["label"].to_numpy(), dtype=torch.int64)
 
 
-def load_parts(frame: pd.DataFrame, scaler: dict, parts=("train", "val")) -> dict:
-    """{part: (x, y)} of these parts, and `shape`: (features, classes) of the model that reads them."""
+def load_parts(frame: pd.DataFrame, scaler: dict, parts=("train", "val"), classes: int | None = None) -> dict:
+    """{part: (x, y)} of these parts, and `shape`: (features, classes) of the model that reads them. The classes
+    are those of the frame's labels unless given (a frame without the test part, the search's, may miss one:
+    give the dataset's, from dataset.json)."""
     data = {part: load_part(frame, scaler, part) for part in parts}
-    data["shape"] = (len(feature_names(frame)), int(frame["label"].max()) + 1)
+    data["shape"] = (len(feature_names(frame)), classes or int(frame["label"].max()) + 1)
     return data
 
 

@@ -237,7 +237,7 @@ def tuned_spec(base: dict, choice: dict, tuned: dict) -> dict:
 def search_worker_step(args) -> None:
     settings, base = args.settings, args.base
     torch.set_num_threads(args.threads)
-    data = search_data(pd.read_parquet(args.train_val), read_scaler(args.scaler))
+    data = search_data(pd.read_parquet(args.train_val), read_scaler(args.scaler), len(args.dataset["classes"]))
     log(f"search worker {args.worker} of {args.workers} on {args.storage.split('@')[-1]}")
     _, facts = run_rounds("random", args.search_seed, settings, base, data, args.storage, args.device, log,
                           args.code_version, worker=args.worker, workers=args.workers)
@@ -256,7 +256,7 @@ def search_job(args) -> None:
     settings, base = args.settings, args.base
     torch.set_num_threads(args.threads)
     frame = pd.read_parquet(args.train_val)
-    data = search_data(frame, read_scaler(args.scaler))
+    data = search_data(frame, read_scaler(args.scaler), len(args.dataset["classes"]))
     storage = args.storage or f"sqlite:///{Path(args.database).resolve()}"
     Path(args.database).parent.mkdir(parents=True, exist_ok=True)
     log(f"search {args.strategy} seed {args.search_seed}: {settings['rounds']} rounds x "

@@ -53,8 +53,8 @@ def train_trials(base: dict, trials: list[dict], data: dict, settings: dict, dev
     return scores, len(groups)
 
 
-def search_data(frame: pd.DataFrame, scaler: dict) -> dict:
-    """Training and validation tensors; refuses a frame that holds test rows."""
+def search_data(frame: pd.DataFrame, scaler: dict, classes: int | None = None) -> dict:
+    """Training and validation tensors (a model of `classes` outputs: the dataset's); refuses test rows."""
     if (frame["split"] == "test").any():
         raise ValueError("the search was given test rows; it must read results/data/train_val.parquet only")
-    return load_parts(frame, scaler)
+    return load_parts(frame, scaler, classes=classes)

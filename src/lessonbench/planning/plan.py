@@ -124,6 +124,12 @@ class Plan:
                                   + (["sensitivity"] if self.sweeps else [])))
 
     @property
+    def data_files(self) -> list[str]:
+        """The lesson's data file, where its data is a file (a bundled dataset has none): prepare_data's input."""
+        source = self.data.get("source", "digits")
+        return [source] if Path(source).suffix in (".csv", ".parquet") else []
+
+    @property
     def store(self) -> str:
         """The content store's folder ('' for none)."""
         return given(self.config, "store") or ""

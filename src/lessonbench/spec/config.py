@@ -33,7 +33,11 @@ def resolve_data(path, doc: dict) -> tuple[dict, dict]:
     if Path(data.get("source", "digits")).suffix in (".csv", ".parquet"):
         data["source"] = str(Path(path).parent / data["source"])
     try:
-        counts, where = class_counts(data)
+        counts, where, features = class_counts(data)
+        shape = data.get("image_shape")
+        if shape and shape[0] * shape[1] != features:
+            raise DataError(f"{where}: image_shape {shape} holds {shape[0] * shape[1]} values, but the data has "
+                            f"{features} features", "data.image_shape")
         return data, check_split(data, counts, where)
     except DataError as err:
         raise ConfigError(path, err.field, str(err)) from None
