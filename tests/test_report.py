@@ -109,3 +109,13 @@ def test_the_words_of_a_lesson_come_from_its_files(tmp_path):
     second.write_text("title: Second\nexperiments: {}\n")
     assert resolve_words([first, second]) == {"title": "Second", "samples": "wines", "departures": []}
     assert resolve_words([tmp_path / "b.yaml"])["samples"] == "samples"
+
+
+def test_a_claim_of_no_effect_found_holds_and_any_other_claim_it_fails():
+    from lessonbench.report.claims_page import headline
+
+    primary = pd.DataFrame({"verdict": ["supported", "no effect", "no effect", "contradicted", "not shown"],
+                            "expect": ["higher", "equivalent", "higher", "lower", "higher"],
+                            "confounded": False, "family_size": 5})
+    h = headline(primary)
+    assert (h["hold"], h["equivalent"], h["fail"], h["no_effect"], h["contradicted"], h["open"]) == (2, 1, 2, 1, 1, 1)

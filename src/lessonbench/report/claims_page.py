@@ -122,7 +122,8 @@ def headline(primary: pd.DataFrame) -> dict:
     equivalent = int(((primary["verdict"] == "no effect") & (primary["expect"] == "equivalent")).sum())
     return {"claims": len(primary), "hold": n["supported"] + equivalent,
             "fail": n["contradicted"] + n["no effect"] - equivalent,
-            "contradicted": n["contradicted"], "no_effect": n["no effect"] - equivalent, "open": n["not shown"],
+            "contradicted": n["contradicted"], "no_effect": n["no effect"] - equivalent, "equivalent": equivalent,
+            "open": n["not shown"],
             "confounded": int(primary["confounded"].sum()), "family": int(primary["family_size"].iloc[0])}
 
 

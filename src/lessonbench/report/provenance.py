@@ -7,13 +7,18 @@ import os
 import platform
 import subprocess
 from importlib import metadata
+from pathlib import Path
 
 PACKAGES = ("torch", "snakemake", "scikit-learn", "numpy", "pandas", "pyarrow", "scipy",
             "matplotlib", "seaborn", "jinja2", "weasyprint", "optuna", "torchinfo")
 
 
-def git_state(cwd=".") -> dict:
-    """Commit hash and whether tracked files differ from it ('unknown' outside a git checkout)."""
+CHECKOUT = Path(__file__).resolve().parents[3]  # src/lessonbench/report/ -> the checkout the code runs from
+
+
+def git_state(cwd=CHECKOUT) -> dict:
+    """Commit hash of the code's checkout (wherever the lesson's folder is) and whether tracked files differ from it
+    ('unknown' outside a git checkout: an installed package)."""
     def run(*args):
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
     try:
