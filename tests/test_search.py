@@ -132,3 +132,29 @@ def test_other_search_seed_other_trials(settings, tensors, tmp_path):
     assert a["hp:optimizer.lr"].tolist() != b["hp:optimizer.lr"].tolist()
     t, _ = run_search("tpe", 0, copy.deepcopy(small), base, data, f"sqlite:///{tmp_path}/t.db", **QUIET)
     assert len(t) == len(a) and t["val_accuracy"].between(0, 1).all()
+
+
+def test_a_trial_another_worker_took_is_not_trained_twice_nor_replaced(settings):
+    """Workers share a study: between one worker's enqueueing of trial i and its ask, another may ask first and take
+    trial i. Optuna then samples a trial of its own for the first worker, which no round wants: it is failed, and
+    the first worker moves on (the other trains trial i)."""
+    import optuna
+
+    small, _ = settings
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    ask = search.asker("random", study, dict(small["space"]), 0, 1, small)
+    real_ask, taken_by_other = study.ask, []
+
+    def ask_after_the_other_worker(*args, **kwargs):
+        if not taken_by_other:  # the other worker's ask comes first and takes the enqueued trial
+            taken_by_other.append(real_ask(*args, **kwargs))
+        return real_ask(*args, **kwargs)
+
+    study.ask = ask_after_the_other_worker
+    assert ask(0) is None
+    assert taken_by_other[0].user_attrs == {"round": 1, "index": 0}
+    states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
+    assert states == {0: optuna.trial.TrialState.RUNNING, 1: optuna.trial.TrialState.FAIL}
+    study.ask = real_ask
+    assert ask(1).user_attrs == {"round": 1, "index": 1}  # undisturbed, its own enqueued trial

@@ -125,7 +125,8 @@ def fail_stale(study) -> None:
 
 
 def asker(strategy: str, study, space: dict, search_seed: int, round_no: int, settings: dict):
-    """`ask(i)`: trial i of the round (numbered across rounds), asked of the study with its round and index.
+    """`ask(i)`: trial i of the round (numbered across rounds), asked of the study with its round and index (None
+    where another worker took it first).
 
     random: Optuna cannot narrow a categorical within one study, so the round's values are drawn here, in the
     narrowed space, and handed to the study as enqueued trials (asked and told like any other; the attributes
@@ -138,7 +139,15 @@ def asker(strategy: str, study, space: dict, search_seed: int, round_no: int, se
 
         def ask(i: int):
             study.enqueue_trial(values[i - offset], user_attrs={"round": round_no, "index": i}, skip_if_exists=False)
-            return study.ask(dists)
+            while True:
+                trial = study.ask(dists)
+                if "index" in trial.user_attrs:  # an enqueued trial: ours, or another worker's (the same values)
+                    return trial
+                # Optuna found no enqueued trial free (workers asking at once) and sampled one of its own, which no
+                # round wants: fail it; ask again while one waits, else another worker took ours and trains it
+                study.tell(trial, state=STATES.FAIL)
+                if not study.get_trials(deepcopy=False, states=(STATES.WAITING,)):
+                    return None
     else:
         study.sampler = optuna.samplers.TPESampler(seed=round_seed(search_seed, round_no), n_startup_trials=per_round)
 
@@ -158,7 +167,9 @@ def train_round(study, round_no: int, ask, *, base: dict, data: dict, settings: 
     offset = (round_no - 1) * per_round
     order = [offset + (worker * batch + j) % per_round for j in range(per_round)]
     while todo := [i for i in order if i not in taken(study, round_no)][:batch]:
-        asked = [ask(i) for i in todo]
+        asked = [trial for trial in map(ask, todo) if trial is not None]
+        if not asked:
+            continue  # another worker took them all
         started = time.perf_counter()
         scores, n_groups = train_trials(base, [dict(t.params) for t in asked], data, settings, device)
         facts["seconds_training"] += time.perf_counter() - started
