@@ -773,6 +773,9 @@ def test_a_lesson_of_a_table_builds_its_own_report_in_its_folder(tree):
     text = report_text(folder)
     assert "Tricks on a hand-made table, measured" in text and "test flowers" in text and "digit" not in text
     assert "Adam beats plain SGD." in text and (folder / "results/ledger/reports.csv").exists()
+    mistakes = pd.read_csv(folder / "results/tables/misclassified.csv")  # every mistake, classes by name
+    assert list(mistakes.columns) == ["row", "true", "predicted", "p", "petal_cm", "stem_cm"]
+    assert set(mistakes["true"]) <= {"iris", "lily", "rose"} and (mistakes["true"] != mistakes["predicted"]).all()
     log = (folder / "results/logs/draw_figures.log").read_text()
     assert "errors.png" in log and "confusion.png" in log
     assert planned(tree) == {}  # and the digits lesson plans nothing

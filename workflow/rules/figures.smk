@@ -9,6 +9,7 @@ rule draw_figures:
         leaderboard=report(FIGURES["leaderboard"], caption="../report/leaderboard.rst", category="Figures"),
         confusion=report(FIGURES["confusion"], caption="../report/confusion.rst", category="Figures"),
         section_figures=PLAN.section_figures,
+        mistakes="results/tables/misclassified.csv",
     params:
         **step("draw_figures", sections=PLAN.sections, tables=folder("table_files")),
     log:

@@ -133,9 +133,9 @@ def check_split(data: dict, counts: dict[str, int], where: str) -> dict:
         raise DataError(f"{where}: {n} samples leave {sizes['train']} for training after {n_test} test and "
                         f"{data['val_size']} validation samples; expected at least 1", "data.val_size")
     small = min(counts, key=counts.get)
-    if data.get("stratify") and counts[small] < 3:
-        raise DataError(f"{where}: class {small!r} of the label column has {counts[small]} samples; a stratified "
-                        "split needs at least 3 (one per part)", "data.stratify")
+    if counts[small] < 3:
+        raise DataError(f"{where}: class {small!r} of the label column has {counts[small]} samples; a split into "
+                        "training, validation and test needs at least 3 of each class", "data.label")
     if data.get("stratify") and min(sizes.values()) < len(counts):
         part = min(sizes, key=sizes.get)
         field = "data.val_size" if part == "val" else "data.test_size"

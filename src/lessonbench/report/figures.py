@@ -235,6 +235,15 @@ def misclassified(probs: pd.DataFrame, split_frame: pd.DataFrame) -> pd.DataFram
     return wrong.merge(features, on="sample").sort_values(["pred_prob", "sample"], ascending=[False, True])
 
 
+def named_mistakes(errors: pd.DataFrame, description: dict) -> pd.DataFrame:
+    """Every misclassified test sample of the showcase model, most confident first: its row in the data, true and
+    predicted class by name, the probability given, and all its features (results/tables/misclassified.csv)."""
+    classes = description["classes"]
+    out = pd.DataFrame({"row": errors["sample"], "true": [classes[i] for i in errors["label"]],
+                        "predicted": [classes[i] for i in errors["pred"]], "p": errors["pred_prob"]})
+    return pd.concat([out, errors[description["features"]]], axis=1)
+
+
 def draw_figures_step(args) -> None:
     tables_dir = Path(args.tables)
     history = pd.read_parquet(tables_dir / "history.parquet")
@@ -253,6 +262,7 @@ def draw_figures_step(args) -> None:
     probs = probs[(probs["experiment"] == exp) & (probs["seed"] == seed)].reset_index(drop=True)
     split, description = pd.read_parquet(args.split), args.dataset
     errors = misclassified(probs, split).reset_index(drop=True)
+    fileio.write_csv(named_mistakes(errors, description), args.mistakes)
     drawn(args.confusion, plot_confusion, probs[["label", "pred"]], f"{exp}, seed {seed}", description["classes"])
     if description["image_shape"]:
         values = split[description["features"]].to_numpy()
