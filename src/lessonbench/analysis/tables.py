@@ -121,10 +121,10 @@ def paired_differences(runs: pd.DataFrame, baseline: str, probs: pd.DataFrame) -
             continue
         both = sorted(seeds.get(exp, set()) & seeds[baseline])  # all diverged: no pairs
         pairs.append((exp, both, right_wrong(probs, exp, both) - base.loc[both]))
-    tests = two_way_each([diff.to_numpy() for _, both, diff in pairs if both])
+    tests = iter(two_way_each([diff.to_numpy() for _, both, diff in pairs if both]))
     rows = []
     for exp, both, diff in pairs:
-        res = tests.pop(0) if both else {"mean": np.nan, "low": np.nan, "high": np.nan}
+        res = next(tests) if both else {"mean": np.nan, "low": np.nan, "high": np.nan}
         per_seed = diff.mean(axis=1)
         rows.append({"experiment": exp, "baseline": baseline, "n_pairs": len(both), "diff_mean": res["mean"],
                      "diff_ci_low": res["low"], "diff_ci_high": res["high"],

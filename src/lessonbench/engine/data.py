@@ -45,6 +45,17 @@ def source_of(data: dict) -> str:
     return data.get("source", "digits")
 
 
+def data_file(data: dict) -> str | None:
+    """The data block's file (a .csv or .parquet source), or None for a bundled dataset or an unknown name."""
+    source = source_of(data)
+    return source if Path(source).suffix in (".csv", ".parquet") else None
+
+
+def counts_of(codes: np.ndarray, classes: list[str]) -> dict[str, int]:
+    """{class: samples} of the label codes."""
+    return dict(zip(classes, np.bincount(codes, minlength=len(classes)).tolist()))
+
+
 def load_source(data: dict, root: Path = Path(".")) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
     """(features, label index per row, class names) of the data block's source, checked (DataError if unusable)."""
     source = source_of(data)
@@ -58,7 +69,7 @@ def load_source(data: dict, root: Path = Path(".")) -> tuple[pd.DataFrame, np.nd
         where = f"scikit-learn's {source} dataset"
     else:
         path = root / source
-        if path.suffix not in (".csv", ".parquet"):
+        if data_file(data) is None:
             raise DataError(f"{source!r} is neither a bundled dataset ({', '.join(BUNDLED)}) nor a .csv or .parquet "
                             "file")
         if not path.is_file():
@@ -101,9 +112,8 @@ def _check_features(features: pd.DataFrame, where: str) -> None:
         if name in RESERVED or str(name).startswith("prob_"):
             raise DataError(f"{where}: feature column {name!r} has a name lessonbench's tables use; rename it")
         if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-            numbers = pd.to_numeric(column, errors="coerce")
-            row = int(np.flatnonzero(numbers.isna() & column.notna())[0]) if (numbers.isna() & column.notna()).any() \
-                else 0
+            words = np.flatnonzero(pd.to_numeric(column, errors="coerce").isna() & column.notna())
+            row = int(words[0]) if len(words) else 0
             raise DataError(f"{where}: feature column {name!r} is not numeric ({column.iloc[row]!r} at row {row}); "
                             "every column but the label must be a number")
         bad = ~np.isfinite(column.to_numpy(dtype=float))
@@ -120,8 +130,7 @@ def class_counts(data: dict, root: Path = Path(".")) -> tuple[dict[str, int], st
         return ({str(i): n for i, n in enumerate(BUNDLED_COUNTS[source])}, f"scikit-learn's {source} dataset",
                 BUNDLED_FEATURES[source])
     features, codes, classes = load_source(data, root)
-    return (dict(zip(classes, np.bincount(codes, minlength=len(classes)).tolist())), str(root / source),
-            features.shape[1])
+    return counts_of(codes, classes), str(root / source), features.shape[1]
 
 
 def check_split(data: dict, counts: dict[str, int], where: str) -> dict:
@@ -153,7 +162,7 @@ def split_frame(data: dict, root: Path = Path(".")) -> tuple[pd.DataFrame, dict]
     from sklearn.model_selection import train_test_split  # here: training jobs never need sklearn (~1 s)
 
     features, codes, classes = load_source(data, root)
-    check_split(data, dict(zip(classes, np.bincount(codes, minlength=len(classes)).tolist())), source_of(data))
+    check_split(data, counts_of(codes, classes), source_of(data))
     index = np.arange(len(codes))
     strata = (lambda idx: codes[idx]) if data.get("stratify") else (lambda idx: None)
     rest, test = train_test_split(index, test_size=data["test_size"], random_state=data["split_seed"],

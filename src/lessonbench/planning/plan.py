@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from lessonbench.engine.data import data_file
 from lessonbench.spec.config import PROSE, TUNED, resolve_experiments, resolve_sections, resolve_words
 from lessonbench.spec.files import ConfigError, canonical_json
 from lessonbench.spec.studies import resolve_claims, resolve_illustrations, resolve_search, resolve_sweeps
@@ -126,8 +127,7 @@ class Plan:
     @property
     def data_files(self) -> list[str]:
         """The lesson's data file, where its data is a file (a bundled dataset has none): prepare_data's input."""
-        source = self.data.get("source", "digits")
-        return [source] if Path(source).suffix in (".csv", ".parquet") else []
+        return [source] if (source := data_file(self.data)) else []
 
     @property
     def store(self) -> str:

@@ -6,7 +6,7 @@ import copy
 import hashlib
 from pathlib import Path
 
-from lessonbench.engine.data import DataError, check_split, class_counts
+from lessonbench.engine.data import DataError, check_split, class_counts, data_file
 from lessonbench.spec.files import ConfigError, canonical_json, load_schema, read_yaml, validate
 
 DATA_DEFAULTS = {"scaler_fit": "train", "test_size": 0.2, "val_size": 360, "split_seed": 42}
@@ -30,7 +30,7 @@ def resolve_data(path, doc: dict) -> tuple[dict, dict]:
     runs (a file read: its label column, numeric and finite features, two classes at least, each large enough for
     the split), a file source made relative to the working directory."""
     data = {**DATA_DEFAULTS, **doc.get("data", {})}
-    if Path(data.get("source", "digits")).suffix in (".csv", ".parquet"):
+    if data_file(data):
         data["source"] = str(Path(path).parent / data["source"])
     try:
         counts, where, features = class_counts(data)
