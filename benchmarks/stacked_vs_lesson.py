@@ -53,6 +53,13 @@ from lessonbench.spec.registries import build_optimizer  # noqa: E402
 
 def lesson_loop(spec: dict, seed: int, data: dict) -> float:
     """The lesson's fit_model for one seed; returns its wall seconds."""
+    started = time.perf_counter()
+    fit_lesson(spec, seed, data)
+    return time.perf_counter() - started
+
+
+def fit_lesson(spec: dict, seed: int, data: dict) -> nn.Module:
+    """The lesson's fit_model for one seed, as the lesson writes it; returns the trained model."""
     torch.manual_seed(seed)
     (x, y), (vx, vy) = data["train"], data["val"]
     train_loader = DataLoader(TensorDataset(x, y), batch_size=spec["batch_size"], shuffle=True)
@@ -61,7 +68,6 @@ def lesson_loop(spec: dict, seed: int, data: dict) -> float:
     init_weights(model, spec["model"]["init"], generators([seed], "init")[0])
     loss_fn = nn.CrossEntropyLoss()
     optimizer = build_optimizer(model.parameters(), spec["optimizer"])
-    started = time.perf_counter()
     for _ in range(spec["epochs"]):
         model.train()
         running_loss, correct, total = 0.0, 0, 0
@@ -81,7 +87,7 @@ def lesson_loop(spec: dict, seed: int, data: dict) -> float:
                 outputs = model(images)
                 running_loss += loss_fn(outputs, labels).item()
                 correct += (outputs.argmax(1) == labels).sum().item()
-    return time.perf_counter() - started
+    return model
 
 
 def per_run(args) -> dict:

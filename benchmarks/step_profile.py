@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import torch  # noqa: E402
 
 from lessonbench.engine.data import fit_scaler, load_parts, split_frame  # noqa: E402
-from lessonbench.engine.training import build_stack, seed_losses  # noqa: E402
+from lessonbench.engine.training import build_stack  # noqa: E402
 from lessonbench.spec.config import resolve_experiments  # noqa: E402
 
 PARTS = ["products", "activations", "batchnorm", "loss", "optimizer", "dropout and scaling", "copies and views",
@@ -61,12 +61,12 @@ def part_of(name: str) -> str:
 
 
 def batches(stack, x, y, batch_size, steps):
-    """(xs, ys, noise) of `steps` training batches, drawn as train_epoch draws them."""
+    """(xs, one-hot targets) of `steps` training batches, drawn as train_epoch draws them."""
     n = len(y)
     order = torch.stack([torch.randperm(n, generator=gen) for gen in stack.shuffle])
-    xs, ys = x[order], y[order]
+    xs, targets = x[order], torch.nn.functional.one_hot(y[order], stack.model.shape[1]).float()
     starts = [(i * batch_size) % (n - batch_size) for i in range(steps)]
-    return [(xs[:, s:s + batch_size], ys[:, s:s + batch_size]) for s in starts]
+    return [(xs[:, s:s + batch_size], targets[:, s:s + batch_size]) for s in starts]
 
 
 def step_time(stack, data, spec, steps: int, profile: bool = False):
@@ -81,11 +81,8 @@ def step_time(stack, data, spec, steps: int, profile: bool = False):
     work = batches(stack, *data, spec["batch_size"], steps)
 
     def run():
-        for xb, yb in work:
-            logits = model(xb, noise)
-            loss = seed_losses(logits, yb).sum()
-            model.zero_grad_()
-            loss.backward()
+        for xb, tb in work:
+            model.gradients(xb, tb, noise)
             optimizer.step()
 
     run()  # warm up

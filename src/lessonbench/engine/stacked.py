@@ -1,23 +1,27 @@
 """K copies of the lesson's MLP as one model: every weight carries a leading seed dimension.
 
-Seed k's slice of every tensor is seed k's model. A forward pass is a batched matrix
-product over the K seeds, so the per-step overhead (Python, autograd, optimizer) is paid
-once for all K instead of K times. Nothing mixes seeds:
+Seed k's slice of every tensor is seed k's model. A training step is batched matrix products over the
+K seeds, so the per-step overhead (Python, dispatch, optimizer) is paid once for all K instead of K
+times. Nothing mixes seeds:
 
-- Linear layers are `torch.baddbmm` over the seed dimension;
-- BatchNorm is torch's own `F.batch_norm` over a (batch, K * features) view, so each
-  (seed, feature) column has its own batch statistics and running estimates;
+- linear layers are `torch.baddbmm` over the seed dimension, their gradients `torch.bmm`;
+- BatchNorm normalises each (seed, unit) over that seed's own batch and keeps one running estimate each;
 - dropout multiplies by a mask drawn from seed k's own generator (`dropout_noise`);
 - the loss is the sum over seeds of each seed's mean cross-entropy, so the gradient of
   seed k's weights is the gradient of seed k's loss alone;
-- torch's optimizers (SGD with momentum and weight decay, Adagrad, Adam, AdamW, RMSprop,
-  Adadelta) update every element from that element's gradient and state alone, so a
+- the optimizers update every element from that element's gradient and state alone, so a
   stacked parameter is K independent parameters to them, bit for bit (tests/test_stacked.py).
+
+Training runs `StackedMLP.gradients`, a forward and backward pass written out by hand (no autograd graph,
+every weight's gradient a product written straight into its part of the one flat gradient). The model's
+`forward` is the same network for torch's autograd: evaluation uses it, and the tests differentiate it as
+the hand-written pass's oracle (tests/test_backward.py).
 
 Seed k's numbers are bit for bit the same whatever K is and wherever k sits in the stack
 (tested), which takes three precautions: MKL pinned to one code path (lessonbench/__init__.py),
-elementwise activations padded to whole SIMD blocks (`vectorised`), and BatchNorm kept on
-torch's contiguous path in training and on its plain formula in evaluation.
+elementwise activations and their derivatives padded to whole SIMD blocks (`vectorised`), and no
+fused multiply-add over a whole stack's elements (BatchNorm's running estimates; the optimizer's
+flat parameter is padded to whole blocks).
 """
 
 from __future__ import annotations
@@ -62,10 +66,14 @@ class StackedMLP(nn.Module):
         self.flat = nn.Parameter(torch.zeros(total, device=device))
         self.flat.grad = torch.zeros_like(self.flat)
         self._leaves: dict[str, torch.Tensor] = {}
+        self._values: dict[str, torch.Tensor] = {}  # the same views outside autograd, for the hand-written step
+        self._grads: dict[str, torch.Tensor] = {}
         offset = 0
         for (name, shape), size in zip(layout, sizes):
-            leaf = self.flat.detach()[offset:offset + size].view(shape).requires_grad_()
-            leaf.grad = self.flat.grad[offset:offset + size].view(shape)  # autograd adds into it in place
+            self._values[name] = self.flat.detach()[offset:offset + size].view(shape)
+            self._grads[name] = self.flat.grad[offset:offset + size].view(shape)
+            leaf = self._values[name].view(shape).requires_grad_()
+            leaf.grad = self._grads[name]  # autograd adds into it in place
             self._leaves[name] = leaf
             offset += size
         with torch.no_grad():
@@ -73,6 +81,7 @@ class StackedMLP(nn.Module):
                 if name.startswith("bn_weight"):
                     leaf.fill_(1.0)
         self.activation = ACTIVATIONS[model_spec["activation"]]()
+        self._activation_grad = activation_grad(self.activation)
         self.dropout = model_spec["dropout"]
         for i, n in enumerate(self.hidden_widths if model_spec["batchnorm"] else []):
             self.register_buffer(f"running_mean{i}", torch.zeros(k * n, device=device))
@@ -138,6 +147,74 @@ class StackedMLP(nn.Module):
         out = F.batch_norm(channels, running_mean, running_var, weight.reshape(-1), bias.reshape(-1),
                            True, BN_MOMENTUM, BN_EPS)
         return _ContiguousGrad.apply(out).view(k, width, batch).transpose(1, 2)
+
+    def gradients(self, x: torch.Tensor, targets: torch.Tensor, noise: list[torch.Tensor] | None = None) -> None:
+        """One training batch's forward and backward pass, by hand: flat.grad becomes the gradient of the sum over
+        seeds of each seed's mean cross-entropy, which is what `forward` in training mode and autograd's backward
+        of `seed_losses(...).sum()` compute (tests/test_backward.py, to float32 rounding).
+
+        x (K, B, features); targets (K, B, classes), one-hot; noise as forward's. Every gradient is written over
+        in place (no zeroing first), each product straight into its part of flat.grad. Seed k's numbers do not
+        depend on K: the products are batched per seed, reductions run over each seed's own batch, and the
+        activations and their derivatives see whole SIMD blocks only (`vectorised`).
+        """
+        w, g, n_hidden = self._values, self._grads, len(self.hidden_widths)
+        norm, drop = self.spec["batchnorm"], self.dropout > 0
+        if norm:
+            self.num_batches_tracked.add_(1)
+        inputs, saved, h = [x], [], x
+        for i in range(n_hidden):  # forward, keeping what the backward pass needs
+            z = torch.baddbmm(w[f"bias{i}"], h, w[f"weight{i}"])
+            normalised = self._batch_norm_train(z, i) if norm else None
+            if norm:
+                z = normalised[0]
+            a = vectorised(self.activation, z)
+            saved.append((z, a, normalised))
+            h = a * noise[i] if drop else a
+            inputs.append(h)
+        logits = torch.baddbmm(w[f"bias{n_hidden}"], h, w[f"weight{n_hidden}"])
+        shifted, total, _ = softmax_parts(logits)
+        d = shifted.div_(total).sub_(targets).div_(x.shape[1])  # d(mean cross-entropy) / d(logits): (p - y) / B
+        for i in range(n_hidden, -1, -1):
+            torch.bmm(inputs[i].transpose(1, 2), d, out=g[f"weight{i}"])
+            torch.sum(d, 1, keepdim=True, out=g[f"bias{i}"])
+            if i == 0:
+                return
+            d = torch.bmm(d, w[f"weight{i}"].transpose(1, 2))
+            z, a, normalised = saved[i - 1]
+            if drop:
+                d.mul_(noise[i - 1])
+            d = vectorised(self._activation_grad, d, z, a)
+            if norm:
+                d = self._batch_norm_grad(d, normalised, i - 1)
+
+    def _batch_norm_train(self, z: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """BatchNorm1d's training formula over each (seed, unit)'s batch: (output, normalised input, 1 / std);
+        the running estimates move as torch's do (momentum 0.1, the unbiased variance)."""
+        batch = z.shape[1]
+        mean = z.mean(1, keepdim=True)
+        centred = z - mean
+        var = (centred * centred).mean(1, keepdim=True)  # biased, for normalising (torch.var_mean is 50x slower)
+        invstd = (var + BN_EPS).rsqrt_()
+        xhat = centred.mul_(invstd)
+        out = torch.addcmul(self._values[f"bn_bias{i}"].unsqueeze(1), xhat, self._values[f"bn_weight{i}"].unsqueeze(1))
+        # no add with alpha (a fused multiply-add in SIMD lanes, not in the scalar tail, whose place depends on K)
+        running = [getattr(self, f"running_mean{i}"), getattr(self, f"running_var{i}")]
+        torch._foreach_mul_(running, 1 - BN_MOMENTUM)
+        torch._foreach_add_(running, [mean.view(-1) * BN_MOMENTUM,
+                                      var.view(-1) * (BN_MOMENTUM * batch / (batch - 1))])
+        return out, xhat, invstd
+
+    def _batch_norm_grad(self, d: torch.Tensor, normalised: tuple, i: int) -> torch.Tensor:
+        """The gradient through `_batch_norm_train`: its weight's and bias's into flat.grad, its input's returned:
+        (d - mean(d) - xhat * mean(d * xhat)) * weight / std, the means over the batch."""
+        _, xhat, invstd = normalised
+        batch = d.shape[1]
+        d_bias, d_weight = self._grads[f"bn_bias{i}"], self._grads[f"bn_weight{i}"]
+        torch.sum(d, 1, out=d_bias)
+        torch.sum(d * xhat, 1, out=d_weight)
+        centre = torch.addcmul(d_bias.unsqueeze(1) / batch, xhat, d_weight.unsqueeze(1) / batch)
+        return d.sub_(centre).mul_(self._values[f"bn_weight{i}"].unsqueeze(1) * invstd)
 
     @torch.no_grad()
     def initialise(self, generators: list[torch.Generator]) -> None:
@@ -213,24 +290,56 @@ class _ContiguousGrad(torch.autograd.Function):
         return grad.contiguous()
 
 
-def vectorised(fn, x: torch.Tensor, block: int = 64) -> torch.Tensor:
-    """fn(x) for an elementwise fn, computed so that every element takes torch's vectorised path.
+def vectorised(fn, x: torch.Tensor, *more: torch.Tensor, block: int = 64) -> torch.Tensor:
+    """fn(x, *more) for an elementwise fn of tensors shaped like x, computed so that every element takes torch's
+    vectorised path.
 
     torch runs an elementwise op in SIMD blocks and the last numel % 16 elements through a scalar
     loop, whose sigmoid rounds differently; which elements are last depends on K. Feeding fn whole
     blocks only (the tail zero-padded to one block) sends every element down the same path, so
-    seed k's activations do not depend on how many seeds share the stack.
+    seed k's activations (and their derivatives) do not depend on how many seeds share the stack.
     """
     n = x.numel()
     if n % block == 0:
-        return fn(x)
-    if torch.is_grad_enabled():
-        return fn(F.pad(x.reshape(-1), (0, -n % block)))[:n].view(x.shape)
+        return fn(x, *more)
+    if torch.is_grad_enabled() or more:
+        return fn(*(F.pad(t.reshape(-1), (0, -n % block)) for t in (x, *more)))[:n].view(x.shape)
     flat, head = x.reshape(-1), n - n % block  # evaluation: no copy of the whole tensor
     out = torch.empty_like(flat)
     out[:head] = fn(flat[:head])
     out[head:] = fn(F.pad(flat[head:], (0, -n % block)))[:n - head]
     return out.view(x.shape)
+
+
+def softmax_parts(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(exp(logits - m), its sum over classes, m) of logits (..., classes), m each row's largest logit.
+
+    The softmax is the first over the second, the log-sum-exp log(second) + m. Written out because torch's
+    softmax over a last dimension of ten classes takes 3-4x as long as these four operations; exp sees whole
+    SIMD blocks (`vectorised`), and the row reductions run along each row alone, so no seed depends on K.
+    """
+    top = logits.amax(-1, keepdim=True)
+    shifted = vectorised(torch.exp, logits - top)
+    return shifted, shifted.sum(-1, keepdim=True), top
+
+
+def activation_grad(module: nn.Module):
+    """fn(grad, z, a) -> the gradient through `module` (an activation of ACTIVATIONS) at input z, output a: the
+    kernel autograd's own backward of that activation calls, with the module's settings."""
+    aten = torch.ops.aten
+    if isinstance(module, nn.Sigmoid):
+        return lambda grad, z, a: aten.sigmoid_backward(grad, a)
+    if isinstance(module, nn.Tanh):
+        return lambda grad, z, a: aten.tanh_backward(grad, a)
+    if isinstance(module, nn.ReLU):
+        return lambda grad, z, a: aten.threshold_backward(grad, a, 0)
+    if isinstance(module, nn.LeakyReLU):
+        return lambda grad, z, a: aten.leaky_relu_backward(grad, z, module.negative_slope, False)
+    if isinstance(module, nn.ELU):
+        return lambda grad, z, a: aten.elu_backward(grad, module.alpha, 1, 1, False, z)
+    if isinstance(module, nn.GELU):
+        return lambda grad, z, a: aten.gelu_backward(grad, z, approximate=module.approximate)
+    raise ValueError(f"no hand-written gradient for the activation {type(module).__name__}")
 
 
 def dropout_noise(p: float | list[float], rows: int, width: int, generators: list[torch.Generator]) -> torch.Tensor:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from lessonbench.engine.optimizers import stack_optimizer
-from lessonbench.engine.stacked import StackedMLP, dropout_noise
+from lessonbench.engine.stacked import StackedMLP, dropout_noise, softmax_parts, vectorised
 
 STREAMS = ("init", "shuffle", "dropout")
 HISTORY_DTYPES = {"seed": "int64", "epoch": "int64", "split": "str", "loss": "float64", "accuracy": "float64"}
@@ -71,11 +71,13 @@ def evaluate(model: StackedMLP, x: torch.Tensor, y: torch.Tensor, probs: bool = 
         part_x, part_y = x[start:start + EVAL_CHUNK], y[start:start + EVAL_CHUNK]
         logits = model(part_x)
         k, n = logits.shape[:2]
-        losses.append(F.cross_entropy(logits.reshape(-1, logits.shape[2]), part_y.repeat(k), reduction="none")
-                      .view(k, n).cpu())
+        shifted, total, top = softmax_parts(logits)
+        # cross-entropy: log-sum-exp minus the true class's logit
+        true_logit = logits.gather(2, part_y.expand(k, n).unsqueeze(2))
+        losses.append((vectorised(torch.log, total) + top - true_logit).view(k, n).cpu())
         correct.append((logits.argmax(2) == part_y).cpu())
         if probs:
-            probabilities.append(torch.softmax(logits, dim=2).cpu())
+            probabilities.append(shifted.div_(total).cpu())
     per_sample = torch.cat(losses, dim=1).numpy().astype(np.float64)
     return {"loss": torch.from_numpy(per_sample.mean(axis=1)),
             "accuracy": torch.from_numpy(torch.cat(correct, dim=1).numpy().sum(axis=1) / len(y)),
@@ -93,15 +95,14 @@ def train_epoch(model: StackedMLP, optimizer, x, y, batch_size: int, shuffle, dr
     n = len(y)
     p = model.dropout if dropout_p is None else dropout_p
     order = torch.stack([torch.randperm(n, generator=gen) for gen in shuffle]).to(x.device)
-    xs, ys = x[order], y[order]  # (K, N, 64), (K, N): seed k's epoch in its own order; batches are slices
+    xs = x[order]  # (K, N, features): seed k's epoch in its own order; batches are slices
+    targets = F.one_hot(y[order], model.shape[1]).to(x.dtype)  # (K, N, classes)
     noise = [dropout_noise(p, n, width, dropout).to(x.device)
              for width in model.hidden_widths] if model.dropout > 0 else None
     for start in range(0, n, batch_size):
         batch = slice(start, start + batch_size)
-        logits = model(xs[:, batch], noise and [m[:, batch] for m in noise])
-        loss = seed_losses(logits, ys[:, batch]).sum()  # seed k's gradient is its own loss's gradient
-        model.zero_grad_()
-        loss.backward()
+        # seed k's gradient is its own mean loss's gradient, written into the model's flat gradient
+        model.gradients(xs[:, batch], targets[:, batch], noise and [m[:, batch] for m in noise])
         (step or optimizer.step)()
 
 
