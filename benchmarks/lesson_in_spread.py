@@ -46,7 +46,7 @@ def main() -> None:
     torch.set_num_threads(1)
     data_settings, specs = resolve_experiments([ROOT / "experiments" / "lesson.yaml"])
     frame = split_frame(data_settings)[0]
-    data = load_parts(frame, fit_scaler(frame, data_settings["scaler_fit"]))
+    data = load_parts(frame, fit_scaler(frame, data_settings["scaler_fit"]), ("train", "val", "test"))
     tx, ty = data["test"]
     print("| experiment | lesson loop, test accuracy (%) | project seeds: range (%) | 95% prediction interval (%) "
           "| inside |")

@@ -8,8 +8,10 @@ For each experiment and stack size K, on one torch thread, batch 32, the lesson'
     the mean over `--steps` steps of `train_epoch`'s loop;
   - `bare`: the same stack's batched products alone (forward baddbmm, backward bmm for the inputs' and the
     weights' gradients, an in-place update): the arithmetic a step cannot avoid, with no framework around it;
-  - the step's time by part, from torch's profiler (self CPU time of each operator, grouped: products,
-    activations, BatchNorm, dropout, loss, optimizer, copies and views, autograd's bookkeeping); the
+  - the step's time by part, from torch's profiler (self CPU time of each operator, grouped by its name: products,
+    activations, BatchNorm, dropout, loss and the reductions over the batch, optimizer, copies and views,
+    autograd's bookkeeping (none since the step is written by hand); operators several parts share, such as
+    the elementwise products, fall under one of them); the
     profiler's own overhead inflates these, so read them as shares of the profiled step, not as wall times.
 It prints a table per experiment and the ratio step / bare. Timings are machine facts: nothing is asserted.
 """
@@ -45,10 +47,11 @@ def part_of(name: str) -> str:
         return "products"
     if any(s in op for s in ("sigmoid", "relu", "tanh", "threshold", "pad")):
         return "activations"
-    if "batch_norm" in op:
-        return "batchnorm"
-    if any(s in op for s in ("cross_entropy", "log_softmax", "nll_loss")) or op in ("mean", "sum", "div"):
-        return "loss"
+    if "batch_norm" in op or op in ("mean", "rsqrt_", "addcmul", "_foreach_mul_", "_foreach_add_"):
+        return "batchnorm"  # the hand-written BatchNorm's own operations (mean and rsqrt appear nowhere else)
+    if any(s in op for s in ("cross_entropy", "log_softmax", "nll_loss")) or op in ("amax", "exp", "sum", "div",
+                                                                                   "div_", "sub_"):
+        return "loss"  # and the reductions over the batch (biases' and BatchNorm's gradients)
     if op.startswith(("_foreach", "_fused")) or "Optimizer" in name:
         return "optimizer"
     if op in ("mul", "mul_"):
