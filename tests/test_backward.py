@@ -16,7 +16,7 @@ import yaml
 
 from lessonbench.engine.stacked import StackedMLP, activation_grad, dropout_noise
 from lessonbench.engine.training import build_stack, generators, seed_losses, train_epoch
-from lessonbench.spec.registries import ACTIVATIONS
+from lessonbench.spec.registries import ACTIVATIONS, split_name
 
 from .conftest import DIGITS, LESSON
 
@@ -63,8 +63,10 @@ def test_hand_written_gradients_are_autograds(activation, batchnorm, dropout):
     scale = expected.abs().max()
     assert scale > 0
     assert (got - expected).abs().max() <= 2e-6 * scale
-    for name, grad in model._grads.items():  # every layer's gradient is not trivially zero
-        assert grad.abs().sum() > 0, name
+    cancelled = {f"bias{i}" for i in range(len(model.hidden_widths))} if batchnorm else set()
+    for name, grad in model._grads.items():  # no gradient trivially zero (a bias before BatchNorm's is, exactly)
+        if name not in cancelled:
+            assert grad.abs().sum() > 0, name
     for name, value in expected_state.items():  # running estimates, batches tracked, and the weights untouched
         assert torch.allclose(model.state_dict()[name].double(), value.double(), rtol=1e-5, atol=1e-6), name
 
@@ -96,8 +98,9 @@ def test_an_epoch_leaves_the_weights_autograd_would(exp_id, lesson, small_data):
 
     With BatchNorm, a weight whose every batch's gradient is zero in exact arithmetic (a bias before BatchNorm, an
     input weight of a pixel constant within the batch) gets rounding noise from either pass, which Adam and
-    Adagrad turn into steps of full size; the model's function does not depend on those weights (BatchNorm
-    removes them), so there the check is the model's outputs and the weights BatchNorm does not cancel.
+    Adagrad turn into steps of full size (measured for lesson_best: up to 4e-3 on those, 3e-6 on the others);
+    the model's function does not depend on them (BatchNorm removes them), so with an adaptive optimizer the
+    check there is the model's outputs. With SGD every weight is compared (measured: within 3e-7).
     """
     spec = lesson[1][exp_id]
     x, y = small_data["train"]
@@ -108,8 +111,8 @@ def test_an_epoch_leaves_the_weights_autograd_would(exp_id, lesson, small_data):
     autograd_epoch(theirs, x, y, spec["batch_size"])
     moved = (theirs.model.flat - start).abs().max()
     assert moved > 0
-    cancelled = {f"weight{i}" for i in range(2)} | {f"bias{i}" for i in range(2)} if spec["model"]["batchnorm"] \
-        else set()
+    adaptive = split_name(spec["optimizer"])[0] not in ("sgd",)
+    cancelled = {"weight0", "bias0", "bias1"} if spec["model"]["batchnorm"] and adaptive else set()
     for name, a in ours.model.tensors().items():
         if name not in cancelled:  # float32 rounding grows over the epoch's steps; lr 1 on sigmoids the most
             assert (a - theirs.model.tensors()[name]).abs().max() <= 1e-4 * max(moved, 1.0), (exp_id, name)
@@ -121,3 +124,29 @@ def test_an_epoch_leaves_the_weights_autograd_would(exp_id, lesson, small_data):
     tol = 1e-3 if spec["model"]["batchnorm"] else 1e-4
     assert (ours_logits - their_logits).abs().max() <= tol * their_logits.abs().max()
     assert (ours_logits.argmax(2) != their_logits.argmax(2)).sum(1).max() <= 1  # a near tie may flip
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_a_seeds_gradients_do_not_depend_on_the_stack(activation):
+    """Every activation's hand-written pass (with BatchNorm and dropout, a batch of 21: the padded path): seed 3's
+    gradients and running estimates are bit for bit the same alone, first of two and fourth of five."""
+    gen = torch.Generator().manual_seed(2)
+    x, y = torch.randn(5, 21, 64, generator=gen), torch.randint(0, 10, (5, 21), generator=gen)
+    noise = dropout_noise(0.3, 21, 100, generators(list(range(5)), "dropout")), \
+        dropout_noise(0.3, 21, 50, generators(list(range(5)), "dropout"))
+    seen = []
+    for seeds in ([3], [3, 4], [0, 1, 2, 3, 4]):
+        spec = {"hidden": [100, 50], "activation": activation, "batchnorm": True, "dropout": 0.3,
+                "init": {"name": "kaiming_normal"}}
+        model = StackedMLP(spec, len(seeds), DIGITS)
+        model.initialise(generators(seeds, "init"))
+        model.train()
+        model.gradients(x[seeds], F.one_hot(y[seeds], 10).float(), [m[seeds] for m in noise])
+        k = seeds.index(3)
+        width = {0: 100, 1: 50}
+        state = [grad[k].clone() for grad in model._grads.values()]
+        state += [getattr(model, f"running_{kind}{i}")[k * width[i]:(k + 1) * width[i]].clone()
+                  for kind in ("mean", "var") for i in range(2)]
+        seen.append(state)
+    for other in seen[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(seen[0], other))

@@ -132,8 +132,8 @@ class StackedMLP(nn.Module):
                 x = x * noise[i]
 
     def _batch_norm(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, i: int) -> torch.Tensor:
-        """Training: torch's F.batch_norm on a (1, K * width, batch) view, one channel per (seed, unit),
-        each reduced over its own contiguous batch, so a seed's statistics do not depend on K.
+        """Training (autograd's forward, the tests' oracle for `_batch_norm_train`): torch's F.batch_norm on a
+        (1, K * width, batch) view, one channel per (seed, unit), each reduced over its own contiguous batch.
 
         Evaluation: the running estimates applied elementwise, as BatchNorm1d's eval formula; torch's
         inference kernel rounds differently for different K.

@@ -72,9 +72,10 @@ def evaluate(model: StackedMLP, x: torch.Tensor, y: torch.Tensor, probs: bool = 
         logits = model(part_x)
         k, n = logits.shape[:2]
         shifted, total, top = softmax_parts(logits)
-        # cross-entropy: log-sum-exp minus the true class's logit
+        # cross-entropy: log-sum-exp minus the true class's logit, the two large terms first (adding the small
+        # log to the largest logit first would round it away when logits are large)
         true_logit = logits.gather(2, part_y.expand(k, n).unsqueeze(2))
-        losses.append((vectorised(torch.log, total) + top - true_logit).view(k, n).cpu())
+        losses.append(((top - true_logit) + vectorised(torch.log, total)).view(k, n).cpu())
         correct.append((logits.argmax(2) == part_y).cpu())
         if probs:
             probabilities.append(shifted.div_(total).cpu())
