@@ -72,7 +72,7 @@ class StackedMLP(nn.Module):
         for (name, shape), size in zip(layout, sizes):
             self._values[name] = self.flat.detach()[offset:offset + size].view(shape)
             self._grads[name] = self.flat.grad[offset:offset + size].view(shape)
-            leaf = self._values[name].view(shape).requires_grad_()
+            leaf = self._values[name].view(shape).requires_grad_()  # another view: _values stays outside autograd
             leaf.grad = self._grads[name]  # autograd adds into it in place
             self._leaves[name] = leaf
             offset += size
@@ -165,9 +165,9 @@ class StackedMLP(nn.Module):
         inputs, saved, h = [x], [], x
         for i in range(n_hidden):  # forward, keeping what the backward pass needs
             z = torch.baddbmm(w[f"bias{i}"], h, w[f"weight{i}"])
-            normalised = self._batch_norm_train(z, i) if norm else None
+            normalised = None
             if norm:
-                z = normalised[0]
+                z, normalised = self._batch_norm_train(z, i)
             a = vectorised(self.activation, z)
             saved.append((z, a, normalised))
             h = a * noise[i] if drop else a
@@ -188,8 +188,9 @@ class StackedMLP(nn.Module):
             if norm:
                 d = self._batch_norm_grad(d, normalised, i - 1)
 
-    def _batch_norm_train(self, z: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """BatchNorm1d's training formula over each (seed, unit)'s batch: (output, normalised input, 1 / std);
+    def _batch_norm_train(self, z: torch.Tensor, i: int) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """BatchNorm1d's training formula over each (seed, unit)'s batch: its output, and (normalised input, 1 / std)
+        for the backward pass;
         the running estimates move as torch's do (momentum 0.1, the unbiased variance)."""
         batch = z.shape[1]
         mean = z.mean(1, keepdim=True)
@@ -203,12 +204,12 @@ class StackedMLP(nn.Module):
         torch._foreach_mul_(running, 1 - BN_MOMENTUM)
         torch._foreach_add_(running, [mean.view(-1) * BN_MOMENTUM,
                                       var.view(-1) * (BN_MOMENTUM * batch / (batch - 1))])
-        return out, xhat, invstd
+        return out, (xhat, invstd)
 
     def _batch_norm_grad(self, d: torch.Tensor, normalised: tuple, i: int) -> torch.Tensor:
         """The gradient through `_batch_norm_train`: its weight's and bias's into flat.grad, its input's returned:
         (d - mean(d) - xhat * mean(d * xhat)) * weight / std, the means over the batch."""
-        _, xhat, invstd = normalised
+        xhat, invstd = normalised
         batch = d.shape[1]
         d_bias, d_weight = self._grads[f"bn_bias{i}"], self._grads[f"bn_weight{i}"]
         torch.sum(d, 1, out=d_bias)
