@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from lessonbench.engine import data as lesson_data
 from lessonbench.engine.data import fit_scaler, load_parts
@@ -41,6 +42,22 @@ def small_data(tensors) -> dict:
     """200 training and 100 validation samples: enough to train one short epoch quickly."""
     return {"train": tuple(t[:200] for t in tensors["train"]), "val": tuple(t[:100] for t in tensors["val"]),
             "shape": tensors["shape"]}
+
+
+@pytest.fixture
+def float64():
+    """torch's default dtype float64 for one test, float32 again after it: an oracle test in float64 checks the
+    mathematics, not one CPU's float32 rounding (the engine builds its tensors in the default dtype)."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
+
+
+@pytest.fixture
+def small_data64(small_data, float64) -> dict:
+    """small_data in float64 (the features; labels stay int64), with the default dtype float64."""
+    return {part: (value[0].double(), value[1]) if part != "shape" else value for part, value in small_data.items()}
 
 
 def missing(why: str) -> None:

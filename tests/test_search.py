@@ -84,17 +84,25 @@ def test_trials_trained_together_are_the_trials_trained_alone(settings, tensors)
     assert together == alone  # bit for bit: seed k of a stack is seed k alone, per-trial lr and all
 
 
-def test_a_trial_is_the_experiment_with_those_values(settings, tensors):
-    """The search's per-trial learning rate and L2 give what torch's own lr and weight_decay give."""
+def test_a_trial_is_the_experiment_with_those_values(settings, tensors, float64):
+    """The search's per-trial learning rate, L2 and dropout give what torch's own lr and weight_decay and the model's
+    dropout give, in float64 (the mathematics: lr * step and the L2 term round differently from torch's fused update).
+
+    Without BatchNorm: a bias before BatchNorm has zero gradient in exact arithmetic, so its gradient is rounding
+    noise plus the L2 term, which Adam's division by eps turns into steps of any size (measured: 3e-4 after two
+    epochs in float64); the running means carry that to the validation loss (4e-6). The function the rest of the
+    suite checks with BatchNorm is the same per-row step (test_trials_trained_together_are_the_trials_trained_alone).
+    """
     small, base = settings
-    values = {"optimizer.lr": 0.004, "optimizer.weight_decay": 1e-4, "model.dropout": 0.3, "model.batchnorm": True}
-    data = small_search_data(tensors)
+    values = {"optimizer.lr": 0.004, "optimizer.weight_decay": 1e-4, "model.dropout": 0.3, "model.batchnorm": False}
+    data = {part: (value[0].double(), value[1]) if part != "shape" else value
+            for part, value in small_search_data(tensors).items()}
     (score,), _ = train_trials(base, [values], data, small, "cpu")
     spec = trial_spec(base, values, small["epochs"])
     run = train_stack(spec, [small["trial_seed"]], data, **QUIET)
     val = [r for r in run.history if r["split"] == "val"][-1]
-    assert score["val_loss"] == pytest.approx(val["loss"], rel=1e-4)
-    assert abs(score["val_accuracy"] - val["accuracy"]) <= 1 / 360 + 1e-12
+    assert score["val_loss"] == pytest.approx(val["loss"], rel=1e-9), (score["val_loss"], val["loss"])
+    assert score["val_accuracy"] == val["accuracy"]
 
 
 def test_search_is_deterministic_and_resumes_without_retraining(settings, tensors, tmp_path, monkeypatch):

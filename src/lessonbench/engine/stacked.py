@@ -151,7 +151,7 @@ class StackedMLP(nn.Module):
     def gradients(self, x: torch.Tensor, targets: torch.Tensor, noise: list[torch.Tensor] | None = None) -> None:
         """One training batch's forward and backward pass, by hand: flat.grad becomes the gradient of the sum over
         seeds of each seed's mean cross-entropy, which is what `forward` in training mode and autograd's backward
-        of `seed_losses(...).sum()` compute (tests/test_backward.py, to float32 rounding).
+        of `seed_losses(...).sum()` compute (tests/test_backward.py: in float64, and in float32 to a derived bound).
 
         x (K, B, features); targets (K, B, classes), one-hot; noise as forward's. Every gradient is written over
         in place (no zeroing first), each product straight into its part of flat.grad. Seed k's numbers do not
@@ -349,7 +349,8 @@ def dropout_noise(p: float | list[float], rows: int, width: int, generators: lis
     As F.dropout: keep with probability 1-p, scale what is kept by 1/(1-p). p may be one value for
     all seeds or one per seed (the search trains trials with different dropout in one stack).
     """
-    uniform = torch.stack([torch.rand(rows, width, generator=gen) for gen in generators])
+    # float32 draws whatever torch's default dtype is: a seed's masks are the same in a float64 oracle test
+    uniform = torch.stack([torch.rand(rows, width, generator=gen, dtype=torch.float32) for gen in generators])
     if isinstance(p, list):
         keep = 1 - torch.tensor(p, dtype=torch.float32).view(-1, 1, 1)
         return (uniform < keep).to(torch.float32).div_(keep)
