@@ -82,3 +82,12 @@ rule all:
     input:
         get_final_output(),
     default_target: True
+
+
+# The build ends with its answer on the console: the headline and one line per lesson claim.
+onsuccess:
+    from lessonbench.report.claims_page import console_summary
+
+    summary = console_summary(Path("results/tables/claims.parquet"))
+    if summary:
+        print(summary)

@@ -5,7 +5,8 @@
 #   ./setup.sh            what the workflow needs on this machine (WeasyPrint's Pango and fonts, the package)
 #   ./setup.sh --cluster  and Snakemake's SLURM and cluster-generic executor plugins, PostgreSQL's driver
 #   ./setup.sh --tests    and what only the tests need: PostgreSQL (a throwaway server for the shared-search
-#                         test), Chromium and its driver (the report opened in a real browser), pytest
+#                         test), Chromium and its driver (the report opened in a real browser), pytest,
+#                         poppler-utils (pdftoppm: the report's pages as PNG, to look at them)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -14,7 +15,7 @@ debs=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
 case "${1:-}" in
   "") ;;
   --cluster) extra="[cluster]" ;;
-  --tests) extra="[test]"; debs+=(postgresql chromium chromium-driver) ;;
+  --tests) extra="[test]"; debs+=(postgresql chromium chromium-driver poppler-utils) ;;
   *) echo "setup: unknown option ${1}; expected nothing, --cluster or --tests" >&2; exit 2 ;;
 esac
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from lessonbench.analysis.claim_metrics import seed_metrics
-from lessonbench.analysis.claims import CONTRADICTED, NO_EFFECT, NOT_SHOWN, SUPPORTED, check_claims, decide
+from lessonbench.analysis.claims import CONTRADICTED, NO_EFFECT, OPEN, SUPPORTED, check_claims, decide, lesson_verdicts
 from lessonbench.analysis.factors import confounders
 from lessonbench.spec.config import spec_diff, with_values
 from lessonbench.spec.files import ConfigError
@@ -59,10 +59,12 @@ def synthetic(experiments: dict[str, float], seeds: int = 10, epochs: int = 5, n
 
 
 def claim(treatment, control, expect="higher", metric="val_accuracy", min_effect=0.0, factor=("model.dropout",),
-          margin=None):
-    return {"id": f"{treatment}_vs_{control}", "section": "s", "claim": "c", "factor": list(factor), "budget": None,
+          margin=None, lead=None):
+    claim_id = f"{treatment}_vs_{control}"
+    return {"id": claim_id, "lesson_claim": lead or claim_id, "variant": "a variant" if lead else None, "design": "",
+            "section": "s", "claim": "c", "factor": list(factor), "matched": [], "budget": None,
             "treatment": [treatment], "control": [control], "target": 0.9, "primary": metric,
-            "metrics": [{"name": metric, "expect": expect, "min_effect": min_effect, "margin": margin}]}
+            "metrics": [{"name": metric, "expect": expect, "min_effect": min_effect, "margin": margin, "reason": ""}]}
 
 
 def check(claims, specs, runs, history, edges=None):
@@ -80,7 +82,7 @@ def test_verdicts_on_known_effects(lesson):
     specs = specs_for(["ctrl", "better", "worse", "same"], lesson)
     table, per_seed = check([claim("better", "ctrl"), claim("worse", "ctrl"), claim("same", "ctrl")],
                             specs, runs, history)
-    assert table["verdict"].tolist() == [SUPPORTED, CONTRADICTED, NOT_SHOWN]
+    assert table["verdict"].tolist() == [SUPPORTED, CONTRADICTED, OPEN]
     assert table["effect"].iloc[0] == pytest.approx(2.0, abs=0.5)  # points
     assert table["seeds_better"].tolist()[:2] == [10, 0]
     assert table["detectable_effect"].iloc[2] > 0  # what these seeds could have shown
@@ -100,36 +102,47 @@ def test_no_effect_is_a_verdict_when_the_margin_holds_it(lesson):
               claim("better", "ctrl", expect="equivalent", margin=1.0)]
     table, _ = check(claims[:1], specs, runs, history)
     assert table["verdict"].tolist() == [NO_EFFECT] and table["p_holm_equivalence"].iloc[0] < 0.05
-    table, _ = check(claims[1:], specs, runs, history)  # a claim of no effect: shown for `same`, not for `better`
-    assert table["verdict"].tolist() == [NO_EFFECT, NOT_SHOWN] and table["ci_level"].iloc[0] == pytest.approx(0.9)
-    assert table["family_size"].iloc[0] == 2
+    # a claim of no effect: shown for `same`; for `better`, 2 points off with a margin of 1, contradicted
+    table, _ = check(claims[1:], specs, runs, history)
+    assert table["verdict"].tolist() == [NO_EFFECT, CONTRADICTED]
+    assert table["equivalence_low"].iloc[0] > -1 and table["equivalence_high"].iloc[0] < 1  # the TOST's interval
+    assert table["ci_low"].iloc[1] > 1  # the 95% interval wholly beyond the margin
+    assert table["family_size"].iloc[0] == 4  # each: the TOST and the test of a change beyond the margin
+
+
+def test_a_claim_of_no_effect_stays_open_when_the_seeds_cannot_tell(lesson):
+    runs, history = synthetic({"ctrl": 0.95, "near": 0.96}, noise=0.02)  # 1 point off, a margin of 1, noisy
+    specs = specs_for(["ctrl", "near"], lesson)
+    table, _ = check([claim("near", "ctrl", expect="equivalent", margin=1.0)], specs, runs, history)
+    assert table["verdict"].tolist() == [OPEN]
 
 
 def test_only_primary_metrics_are_corrected_and_get_a_verdict(lesson):
     runs, history = synthetic({"ctrl": 0.95, "better": 0.97})
     specs = specs_for(["ctrl", "better"], lesson)
     both = claim("better", "ctrl")
-    both["metrics"].append({"name": "val_accuracy_auc", "expect": "higher", "min_effect": 0.0, "margin": None})
+    both["metrics"].append({"name": "val_accuracy_auc", "expect": "higher", "min_effect": 0.0, "margin": None,
+                            "reason": ""})
     table, _ = check([both], specs, runs, history)
     assert table["primary"].tolist() == [True, False] and table["verdict"].tolist() == [SUPPORTED, ""]
     assert table["family_size"].iloc[0] == 1 and math.isnan(table["p_holm"].iloc[1])
 
 
-def test_a_claim_on_an_edge_best_or_an_underfitting_treatment_is_not_shown(lesson):
+def test_a_claim_on_an_edge_best_or_an_underfitting_treatment_stays_open(lesson):
     runs, history = synthetic({"ctrl": 0.95, "better": 0.97})
     specs = specs_for(["ctrl", "better"], lesson)
     table, _ = check([claim("better", "ctrl")], specs, runs, history, edges={"better": "optimizer.lr 10"})
-    assert table["verdict"].tolist() == [NOT_SHOWN] and "edge" in table["caveat"].iloc[0]
+    assert table["verdict"].tolist() == [OPEN] and "edge" in table["caveat"].iloc[0]
     # a smaller gap because the treatment fits less: train 5 points lower, validation 4 lower
     runs, history = synthetic({"ctrl": 0.95, "weak": 0.91})
     history.loc[(history["experiment"] == "weak") & (history["split"] == "train"), "accuracy"] -= 0.01
     specs = specs_for(["ctrl", "weak"], lesson)
     table, _ = check([claim("weak", "ctrl", expect="lower", metric="train_val_gap", margin=1.0)], specs, runs,
                      history)
-    assert table["verdict"].tolist() == [NOT_SHOWN] and "underfits" in table["caveat"].iloc[0]
+    assert table["verdict"].tolist() == [OPEN] and "underfits" in table["caveat"].iloc[0]
 
 
-def test_many_claims_turn_a_borderline_support_into_not_shown():
+def test_many_claims_turn_a_borderline_support_into_open():
     row = {"effect": 0.4, "threshold": 0.0, "expect": "higher", "p": 0.02, "sd": 0.5, "se": 0.5 / 10 ** 0.5,
            "confounded": False,
            "primary": True, "p_equivalence": math.nan, "caveat": "", "n_pairs": 10}
@@ -137,16 +150,16 @@ def test_many_claims_turn_a_borderline_support_into_not_shown():
     assert alone["verdict"].tolist() == [SUPPORTED]
     null = {**row, "effect": 0.05, "p": 0.6}
     many = decide(pd.DataFrame([row] + [null] * 9))
-    assert many["verdict"].iloc[0] == NOT_SHOWN and many["p_holm"].iloc[0] == pytest.approx(0.2)
+    assert many["verdict"].iloc[0] == OPEN and many["p_holm"].iloc[0] == pytest.approx(0.2)
     assert many["detectable_effect"].iloc[0] > 0.4  # ten tests: the strictest level needs a larger effect
 
 
-def test_a_confounded_comparison_is_never_more_than_not_shown(lesson):
+def test_a_confounded_comparison_stays_open(lesson):
     runs, history = synthetic({"ctrl": 0.95, "better": 0.99})
     specs = specs_for(["ctrl", "better"], lesson)
     specs["better"]["optimizer"] = {**specs["better"]["optimizer"], "lr": 0.5}  # a second factor changes
     table, _ = check([claim("better", "ctrl")], specs, runs, history)
-    assert table["confounded"].tolist() == [True] and table["verdict"].tolist() == [NOT_SHOWN]
+    assert table["confounded"].tolist() == [True] and table["verdict"].tolist() == [OPEN]
     assert "optimizer.lr" in table["confounders"].iloc[0]
 
 
@@ -155,9 +168,15 @@ def test_factor_diff_of_the_lesson_pairs(lesson, claims):
     assert spec_diff(specs["momentum"], specs["sgd_uniform"]) == {"optimizer.lr": (0.1, 1.0),
                                                                   "optimizer.momentum": (0.9, None)}
     by_id = {c["id"]: c for c in claims}
-    # the lesson's own Momentum pair changes the learning rate too; the twin does not
-    assert list(confounders(by_id["momentum_vs_sgd_lesson"], specs, "val_accuracy_auc", 200)) == ["optimizer.lr"]
+    # the lesson's own Momentum pair changes the learning rate too, to keep the effective step lr / (1 - beta) at 1:
+    # matched, it is one-factor; without `matched` the learning rate confounds it; the twin changes momentum alone
     assert confounders(by_id["momentum_vs_sgd"], specs, "val_accuracy_auc", 200) == {}
+    unmatched = {**by_id["momentum_vs_sgd"], "matched": []}
+    assert list(confounders(unmatched, specs, "val_accuracy_auc", 200)) == ["optimizer.lr"]
+    assert confounders(by_id["momentum_vs_sgd_same_lr"], specs, "val_accuracy_auc", 200) == {}
+    # a learning rate that does not keep the effective step is a confounder, matched or not
+    other = {**specs, "sgd_uniform": {**specs["sgd_uniform"], "optimizer": {"name": "sgd", "lr": 0.5}}}
+    assert list(confounders(by_id["momentum_vs_sgd"], other, "val_accuracy_auc", 200)) == ["optimizer.lr"]
     # 100 vs 200 epochs: equal at a common budget for curve metrics, not for the final test accuracy
     assert confounders(by_id["xavier_vs_uniform"], specs, "val_accuracy", 100) == {}
     assert list(confounders(by_id["xavier_vs_uniform"], specs, "test_accuracy", 100)) == ["epochs"]
@@ -165,11 +184,22 @@ def test_factor_diff_of_the_lesson_pairs(lesson, claims):
     assert confounders(by_id["batchnorm_init_robust"], specs, "val_accuracy_auc", 100) == {}
 
 
-def test_every_lesson_claim_is_one_factor_except_the_lessons_own_pair(runs_specs, claims):
+def test_every_lesson_claim_is_one_factor(runs_specs, claims):
     specs = runs_specs
     confounded = {c["id"] for c in claims for m in c["metrics"]
                   if confounders(c, specs, m["name"], min(specs[e]["epochs"] for e in c["treatment"] + c["control"]))}
-    assert confounded == {"momentum_vs_sgd_lesson"}
+    assert confounded == set()
+
+
+def test_variants_are_counted_once_by_their_lead(lesson):
+    runs, history = synthetic({"ctrl": 0.95, "better": 0.97, "worse": 0.93})
+    specs = specs_for(["ctrl", "better", "worse"], lesson)
+    claims = [claim("better", "ctrl", margin=1.0), claim("worse", "ctrl", margin=1.0, lead="better_vs_ctrl")]
+    table, _ = check(claims, specs, runs, history)
+    assert table["verdict"].tolist() == [SUPPORTED, CONTRADICTED]
+    lessons = lesson_verdicts(table)
+    assert lessons["claim_id"].tolist() == ["better_vs_ctrl"] and lessons["n_variants"].tolist() == [2]
+    assert lessons["verdict"].tolist() == [SUPPORTED]
 
 
 def test_censored_seeds_count_as_the_budget_plus_one(lesson):
@@ -194,26 +224,48 @@ def test_a_diverged_seed_counts_at_chance(lesson):
     assert math.isnan(per_seed.loc[0, "train_val_gap"])
 
 
+GAP = """      train_val_gap:
+        expect: lower
+        margin: 1.0
+        reason: a change of the gap within one point (under 4 of the 360 validation digits) is no change worth teaching
+
+  l2_overfitting:
+"""
+
+
 @pytest.mark.parametrize("change, field", [
     (("    treatment: momentum\n    control: sgd_at_momentum_lr",
       "    treatment: momentun\n    control: sgd_at_momentum_lr"),
-     "claims.momentum_vs_sgd.treatment"),  # no such experiment
-    (("      epochs_to_target: lower\n      val_accuracy_auc: higher\n\n  momentum_vs_sgd_lesson",
-      "      epochs_to_targt: lower\n      val_accuracy_auc: higher\n\n  momentum_vs_sgd_lesson"),
+     "claims.momentum_vs_sgd_same_lr.treatment"),  # no such experiment
+    (("      val_accuracy_auc: higher\n\n  momentum_vs_sgd_same_lr",
+      "      val_accuracy_auk: higher\n\n  momentum_vs_sgd_same_lr"),
      "claims.momentum_vs_sgd.metrics"),  # unknown metric
-    (("      train_val_gap: {expect: lower, margin: 1.0}\n\n  l2_overfitting",
-      "      train_val_gap: {expect: smaller, margin: 1.0}\n\n  l2_overfitting"),
-     "claims.batchnorm_overfitting.metrics.train_val_gap.expect"),  # direction other than higher/lower/equivalent
-    (("      train_val_gap: {expect: lower, margin: 1.0}\n\n  l2_overfitting",
-      "      train_val_gap: {expect: equivalent}\n\n  l2_overfitting"),
-     "claims.batchnorm_overfitting.metrics.train_val_gap.margin"),  # no effect, but within what?
-    (("    factor: [optimizer.momentum]\n    primary: epochs_to_target\n    metrics:\n      epochs_to_target: lower\n"
-      "      val_accuracy_auc: higher\n\n  momentum_vs_sgd_lesson",
-      "    factor: [optimizer.momentum]\n    metrics:\n      epochs_to_target: lower\n"
-      "      val_accuracy_auc: higher\n\n  momentum_vs_sgd_lesson"),
+    ((GAP, GAP.replace("expect: lower", "expect: smaller")),
+     "claims.batchnorm_overfitting_full.metrics.train_val_gap.expect"),  # direction other than higher/lower/equivalent
+    ((GAP, GAP.replace("expect: lower\n        margin: 1.0\n", "expect: equivalent\n")),
+     "claims.batchnorm_overfitting_full.metrics.train_val_gap.margin"),  # no effect, but within what?
+    ((GAP, GAP.replace("        margin: 1.0\n", "")),
+     "claims.batchnorm_overfitting_full.metrics.train_val_gap.margin"),  # every primary metric a margin of relevance
+    ((GAP, GAP.replace("        reason: a change of the gap within one point (under 4 of the 360 validation digits) "
+                       "is no change worth teaching\n", "")),
+     "claims.batchnorm_overfitting_full.metrics.train_val_gap.reason"),  # and its reason
+    (("    matched: [effective_lr]    # the learning rate differs only to keep the effective step equal\n    primary: "
+      "epochs_to_target\n", "    matched: [effective_lr]    # the learning rate differs only to keep the effective "
+      "step equal\n"),
      "claims.momentum_vs_sgd.primary"),  # several metrics and none named primary
     (("    treatment: adam\n    control: momentum", "    treatment: adam\n    control: adam"),
      "claims.adam_vs_momentum.control"),  # treatment equal to its control
+    (("    variant_of: momentum_vs_sgd\n    variant: at the same learning rate",
+      "    variant_of: momentum_vs_sdg\n    variant: at the same learning rate"),
+     "claims.momentum_vs_sgd_same_lr.variant_of"),  # a variant of no claim
+    (("    variant_of: momentum_vs_sgd\n    variant: at the same learning rate\n", "    variant_of: momentum_vs_sgd\n"),
+     "claims.momentum_vs_sgd_same_lr.variant"),  # a variant says what sets it apart
+    (("    variant_of: momentum_vs_sgd\n    variant: each at its best", "    variant_of: momentum_vs_sgd_same_lr\n"
+      "    variant: each at its best"),
+     "claims.momentum_vs_sgd_at_best.variant_of"),  # a variant of a variant
+    (("  adam_vs_momentum:\n    section: optimizers\n", "  adam_vs_momentum:\n"),
+     "claims.adam_vs_momentum.section"),  # a lesson claim needs its section
+    (("    matched: [effective_lr]", "    matched: [effective_step]"), "claims.momentum_vs_sgd.matched.0"),
 ])
 def test_bad_claims_name_the_field(runs_specs, change, field, tmp_path):
     assert_names_field(CLAIMS, change, lambda p: resolve_claims(p, list(runs_specs)), field, tmp_path)
@@ -228,7 +280,7 @@ def test_duplicate_claim_id_says_so(runs_specs, tmp_path):
 
 def test_claims_on_switched_off_steps_are_left_out(lesson):
     kept, left_out = resolve_claims(CLAIMS, list(lesson[1]), later=lambda e: e == "tuned" or e.endswith("_best"))
-    assert [c["id"] for c in left_out] == ["momentum_vs_sgd_at_best", "adam_vs_sgd_at_best",
+    assert [c["id"] for c in left_out] == ["momentum_vs_sgd_at_best", "adam_vs_sgd_at_best", "l2_overfitting_tuned",
                                            "search_at_least_as_good"]
     assert not {c["id"] for c in left_out} & {c["id"] for c in kept}
 
@@ -243,3 +295,27 @@ def test_time_to_target_is_apart_and_censored_seeds_have_none(lesson):
     fast = out[out["experiment"] == "fast"]
     assert (fast["seconds_to_target"] == fast["epochs_to_target"] * 2.0).all()
     assert out[out["experiment"] == "never"]["seconds_to_target"].isna().all()
+
+
+def test_the_readmes_claims_file_is_a_valid_claims_file(lesson, tmp_path):
+    """The whole claims.yaml the README shows resolves against the lesson's experiments: a lead, a variant of it
+    (taking its lead's sentence and section), a claim of no effect."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if b.startswith("settings:"))
+    path = tmp_path / "claims.yaml"
+    path.write_text(block)
+    claims, _ = resolve_claims(path, list(lesson[1]))
+    by_id = {c["id"]: c for c in claims}
+    assert by_id["momentum_vs_sgd_same_lr"]["lesson_claim"] == "momentum_vs_sgd"
+    assert by_id["momentum_vs_sgd_same_lr"]["claim"] == by_id["momentum_vs_sgd"]["claim"]
+    assert by_id["he_equals_xavier"]["metrics"][0]["expect"] == "equivalent"
+
+
+def test_a_lesson_wide_setting_cannot_be_a_claims_factor(runs_specs, tmp_path):
+    """The data block is one setting per lesson: no two experiments can differ in it, so a claim about it is refused
+    (naming preprocess, the setting an experiment can change)."""
+    change = ("    factor: [preprocess.scaling]", "    factor: [data.scaler_fit]")
+    assert_names_field(CLAIMS, change, lambda p: resolve_claims(p, list(runs_specs)),
+                       "claims.standardise_inputs.factor.0", tmp_path)

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from lessonbench.spec.config import resolve_experiments, training_spec
+from lessonbench.spec.config import resolve_experiments, spec_diff, training_spec
 from lessonbench.spec.files import ConfigError, canonical_json
 
 from .conftest import LESSON
@@ -34,7 +34,8 @@ def test_lesson_file_matches_design_table(lesson):
     # DESIGN.md's ten, plus the all-equal-weights experiment that the symmetry illustration measures and the
     # twins that make the claims one-factor comparisons (each marked, none of them in the lesson)
     twins = [exp for exp, spec in specs.items() if spec["origin"] == "twin"]
-    assert twins == ["sgd_at_momentum_lr", "xavier_relu", "batchnorm_lr1", "xavier_lr1", "batchnorm_uniform"]
+    assert twins == ["sgd_at_momentum_lr", "xavier_relu", "batchnorm_lr1", "xavier_lr1", "batchnorm_uniform",
+                     "xavier_small", "batchnorm_small", "l2_small", "dropout_small", "momentum_raw"]
     assert [exp for exp in specs if exp != "constant_init" and exp not in twins] == list(DESIGN)
     assert [exp for exp, spec in specs.items() if spec["origin"] == "lesson"] == [
         exp for exp in specs if exp not in twins]  # the ten and constant_init; nothing counted as added
@@ -83,6 +84,18 @@ def test_canonical_params_ignore_key_order_and_titles(tmp_path):
     assert spec_one["title"] != spec_two["title"]
 
 
+def test_preprocess_is_in_a_spec_only_where_it_differs_from_the_lesson(tmp_path):
+    """Writing the lesson's own scaling changes nothing (the spec, its stored results, a claim's factor check);
+    another scaling or a training-set size is a setting of its own."""
+    path = write(tmp_path, BASE + "  a: {}\n  b: {preprocess: {scaling: standardise}}\n"
+                 "  c: {preprocess: {scaling: none, train_size: 100}}\n")
+    specs = resolve_experiments([path])[1]
+    assert canonical_json(training_spec(specs["a"])) == canonical_json(training_spec(specs["b"]))
+    assert "preprocess" not in specs["b"] and specs["c"]["preprocess"] == {"scaling": "none", "train_size": 100}
+    assert spec_diff(specs["a"], specs["c"]) == {"preprocess.scaling": (None, "none"),
+                                                  "preprocess.train_size": (None, 100)}
+
+
 BAD = {
     "typo in a key": ("  a: {optimizer: {name: sgd, lr: 0.1, momentun: 0.9}}\n",
                       "experiments.a.optimizer", "momentun"),
@@ -101,6 +114,11 @@ BAD = {
     "wrong type": ("  a: {model: {hidden: '100'}}\n", "experiments.a.model.hidden", "array"),
     "zero seeds": ("  a: {seeds: 0}\n", "experiments.a.seeds", "minimum"),
     "unknown key in an entry": ("  a: {epoch: 3}\n", "experiments.a", "'epoch'"),
+    "unknown scaling": ("  a: {preprocess: {scaling: robust}}\n", "experiments.a.preprocess.scaling", "'minmax'"),
+    "more training samples than the split has": ("  a: {preprocess: {train_size: 2000}}\n",
+                                                 "experiments.a.preprocess.train_size", "1077"),
+    "a batch larger than the experiment's training set": ("  a: {preprocess: {train_size: 20}}\n",
+                                                          "experiments.a.batch_size", "20 training samples"),
 }
 
 @pytest.mark.parametrize("case", list(BAD))

@@ -152,3 +152,36 @@ def test_an_unreadable_data_file_is_one_message(tmp_path):
     (tmp_path / "rows.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(ConfigError, match=r"lesson.yaml: data.source: .*rows.parquet: not a readable PARQUET file"):
         lesson_with(tmp_path, "{source: rows.parquet}")
+
+
+def test_an_experiments_training_set_is_a_fixed_subset_of_the_lessons(split_frame):
+    """preprocess.train_size keeps the first n training rows of one fixed order (a smaller set is a subset of a
+    larger one); validation and test rows are the lesson's."""
+    from lessonbench.engine.data import preprocess
+
+    scaler = fit_scaler(split_frame, "train")
+    small, small_scaler = preprocess(split_frame, scaler, {"train_size": 100})
+    large, _ = preprocess(split_frame, scaler, {"train_size": 500})
+    assert small_scaler == scaler  # the lesson's scaler: one factor at a time
+    assert (small["split"] == "train").sum() == 100 and (large["split"] == "train").sum() == 500
+    samples = {name: set(f.loc[f["split"] == "train", "sample"]) for name, f in (("small", small), ("large", large))}
+    assert samples["small"] < samples["large"]
+    for part in ("val", "test"):
+        assert small.loc[small["split"] == part, "sample"].tolist() == \
+            split_frame.loc[split_frame["split"] == part, "sample"].tolist()
+    with pytest.raises(ValueError, match="1077 training samples"):
+        preprocess(split_frame, scaler, {"train_size": 2000})
+
+
+def test_an_experiments_scaling(split_frame):
+    """scaling none feeds the raw pixels; minmax maps each pixel's training range to [0, 1]; standardise (or no
+    preprocess block) is the lesson's scaler."""
+    from lessonbench.engine.data import preprocess
+
+    scaler = fit_scaler(split_frame, "train")
+    raw = load_part(*preprocess(split_frame, scaler, {"scaling": "none"}), "train")[0]
+    train = split_frame[split_frame["split"] == "train"][PIXELS].to_numpy()
+    assert torch.equal(raw, torch.tensor(train, dtype=torch.float32))
+    unit = load_part(*preprocess(split_frame, scaler, {"scaling": "minmax"}), "train")[0]
+    assert float(unit.min()) == 0.0 and float(unit.max()) == 1.0
+    assert preprocess(split_frame, scaler, None)[1] == preprocess(split_frame, scaler, {"scaling": "standardise"})[1]

@@ -26,7 +26,10 @@ def test_filters_format_numbers_signs_and_missing_values():
            "ci_level": 0.95, "reached_treatment": 10, "reached_control": 10}
     assert claims_page.effect_text(row) == "−6.0 [−9.0, −1.0]"
     assert claims_page.effect_text({**row, "ci_level": 0.9}) == "−6.0 [−9.0, −1.0] (90%)"  # a TOST interval says so
-    assert claims_page.effect_text({**row, "reached_control": 0}) == "≤ −6.0 [−9.0, −1.0]"  # SGD never got there
+    # SGD never got there: the interval is as counted, and a note says the true difference lies below it
+    assert claims_page.effect_text({**row, "reached_control": 0}) == "−6.0 [−9.0, −1.0]"
+    assert claims_page.bound({**row, "reached_control": 0}) == "a bound: the control never reached"
+    assert claims_page.bound(row) == ""
     assert numbers.pvalue(0.0046, at_floor=True) == "<0.0046"  # the resampling floor: at most that
     assert render.section_title("init", {"init": "Weight initialisation"}) == "Weight initialisation"
     assert render.section_title("my_part", {}) == "My part"
@@ -114,8 +117,10 @@ def test_the_words_of_a_lesson_come_from_its_files(tmp_path):
 def test_a_claim_of_no_effect_found_holds_and_any_other_claim_it_fails():
     from lessonbench.report.claims_page import headline
 
-    primary = pd.DataFrame({"verdict": ["supported", "no effect", "no effect", "contradicted", "not shown"],
-                            "expect": ["higher", "equivalent", "higher", "lower", "higher"],
-                            "confounded": False, "family_size": 5})
-    h = headline(primary)
-    assert (h["hold"], h["equivalent"], h["fail"], h["no_effect"], h["contradicted"], h["open"]) == (2, 1, 2, 1, 1, 1)
+    verdicts = [("supported", "higher"), ("no effect", "equivalent"), ("no effect", "higher"),
+                ("contradicted", "lower"), ("open", "higher"), ("contradicted", "equivalent")]
+    lessons = [{"primary": {"verdict": v, "expect": e, "confounded": False}, "variants": [{}] * (i == 0)}
+               for i, (v, e) in enumerate(verdicts)]
+    h = headline(lessons, family=14)
+    assert (h["hold"], h["equivalent"], h["fail"], h["no_effect"], h["contradicted"], h["open"]) == (2, 1, 3, 1, 2, 1)
+    assert h["hold"] + h["fail"] + h["open"] == h["claims"] == 6 and (h["variants"], h["designs"]) == (1, 7)

@@ -348,8 +348,8 @@ def test_editing_a_claim_trains_nothing(tree, first_run):
     assert set(claims["claim_id"]) == set(yaml.safe_load((tree / "experiments/claims.yaml").read_text())["claims"])
     path = tree / "experiments" / "claims.yaml"
     original = path.read_text()
-    path.write_text(original.replace("      train_val_gap: {expect: lower, margin: 1.0}\n\n  l2_overfitting",
-                                     "      train_val_gap: {expect: lower, margin: 2.0}\n\n  l2_overfitting", 1))
+    path.write_text(original.replace("        margin: 1.0\n        reason: a change of the gap within one point",
+                                     "        margin: 2.0\n        reason: a change of the gap within one point", 1))
     assert path.read_text() != original
     try:
         assert planned(tree) == {"check_claims": [""], "draw_claims": [""], "render_report": [""]}
@@ -733,7 +733,7 @@ claims:
     treatment: adam
     control: sgd
     factor: [optimizer]
-    metrics: {test_accuracy: higher}
+    metrics: {test_accuracy: {expect: higher, margin: 3.0, reason: three points is one of the 30 test flowers}}
 """,
 }
 

@@ -8,11 +8,13 @@ For each claim (experiments/claims.yaml, resolved by config.resolve_claims) and 
    stats.two_way over seeds and test samples, which carries the test set's own sampling error); with a
    `margin`, also the two one-sided tests of "no change larger than the margin" (TOST);
 4. Holm's correction over the *primary* tests of the unconfounded claims (one metric per claim, declared in
-   the file; the others are secondary: shown, outside the correction, with no verdict);
+   the file, with its margin of relevance: the directional test and the TOST; for a claim of no effect, the TOST
+   and the test that the effect lies beyond the margin); the other metrics are secondary: shown, outside the
+   correction, with no verdict;
 5. one verdict per claim from its primary metric: supported, contradicted, no effect (equivalent within the
-   margin), or not shown. A comparison that differs in more than the claimed factor (confounded), that rests
-   on a sweep's best value at the edge of its grid, or whose treatment underfits (a gap claim) is never more
-   than not shown, and says why.
+   margin), or open. A comparison that differs in more than the claimed factor (confounded), that rests
+   on a sweep's best value at the edge of its grid, or whose treatment underfits (a gap claim) stays open,
+   and says why.
 """
 
 from __future__ import annotations
@@ -34,33 +36,40 @@ from lessonbench.analysis.claim_metrics import (
     side_values,
     time_to_target,
 )
-from lessonbench.analysis.factors import claimed_diff, confounders, describe
+from lessonbench.analysis.factors import claimed_diff, confounders, describe, matched_keys
 from lessonbench.fileio import log
 
 ALPHA = 0.05  # family-wise error rate over the claims' primary tests (Holm)
 POWER = 0.8  # of the smallest effect the seeds could detect
-SUPPORTED, CONTRADICTED, NO_EFFECT, NOT_SHOWN = "supported", "contradicted", "no effect", "not shown"
-VERDICTS = (SUPPORTED, CONTRADICTED, NO_EFFECT, NOT_SHOWN)
-RULE = (f"Each claim has one primary metric, declared in the claims file; the primary tests of all unconfounded "
-        f"claims are corrected together (Holm's step-down), which keeps the chance of any false verdict on this page "
-        f"at most {ALPHA:.0%}. The intervals shown are unadjusted; the verdicts use the Holm-adjusted p-values, so an "
-        f"interval that clears 0 or a margin can still be 'not shown'. A claim is supported when its Holm-adjusted "
-        f"p-value is below {ALPHA} and the effect lies on the claimed side of its threshold (0, or the claim's "
-        f"margin), contradicted when it lies on the other side. A claim with an equivalence margin d is 'no effect' "
-        f"when both one-sided tests reject an effect of d or more (TOST, Holm-adjusted), and not shown otherwise. "
-        f"Secondary metrics are shown for context, with unadjusted p-values and no verdict. A comparison whose "
-        f"experiments differ in more than the claimed factor, that rests on a best value at the edge of its sweep's "
-        f"grid, or whose treatment underfits, is never more than not shown.")
+SUPPORTED, CONTRADICTED, NO_EFFECT, OPEN = "supported", "contradicted", "no effect", "open"
+VERDICTS = (SUPPORTED, CONTRADICTED, NO_EFFECT, OPEN)
+RULE = (f"Each claim has one primary metric and a margin of relevance (the smallest effect worth teaching, with its "
+        f"reason), declared in the claims file. Every variant's primary tests are corrected together (Holm's "
+        f"step-down), which keeps the chance of any false verdict on this page at most {ALPHA:.0%}: for a claim of an "
+        f"effect, the test against its threshold (0, or a non-inferiority bound) and the two one-sided tests of no "
+        f"change larger than the margin (TOST); for a claim of no effect, the TOST and the test that the change lies "
+        f"beyond the margin. The intervals shown are unadjusted; the verdicts use the Holm-adjusted p-values, so an "
+        f"interval that clears 0 or a margin can still be open. A claim of an effect is supported when its test "
+        f"rejects (Holm-adjusted p below {ALPHA}) with the effect on the claimed side, contradicted when it rejects "
+        f"with the effect on the other side, no effect when the TOST rejects, and open otherwise. A claim of no effect "
+        f"holds (no effect) when the TOST rejects and is contradicted when the change is shown to lie beyond the "
+        f"margin. A lesson claim's verdict is its lead variant's (the design chosen to answer it); its other variants "
+        f"are shown under it and not counted. Secondary metrics are shown for context, with unadjusted p-values and no "
+        f"verdict. A comparison whose experiments differ in more than the claimed factor, that rests on a best value "
+        f"at the edge of its sweep's grid, or whose treatment underfits, stays open.")
 
 
 def run_test(diff, threshold: float, margin: float | None, equivalence: bool) -> tuple[dict, dict | None]:
-    """(the test against `threshold` - or the equivalence test when `equivalence` -, the equivalence test of a
-    directional claim with a margin or None). A seeds x samples frame gets the two-way bootstrap."""
+    """(the test against `threshold`, the TOST within the margin or None). For a claim of no effect
+    (`equivalence`) the first is the test against 0 for the interval, its p the test that the change lies beyond
+    the margin. A seeds x samples frame gets the two-way bootstrap."""
     test = stats.two_way if isinstance(diff, pd.DataFrame) else stats.mean_test
     values = diff.to_numpy(dtype=float)
+    res = test(values, 0.0 if equivalence else threshold)
+    tost = stats.equivalence_test(values, margin, test=test) if margin else None
     if equivalence:
-        return stats.equivalence_test(values, margin, test=test), None
-    return test(values, threshold), (stats.equivalence_test(values, margin, test=test) if margin else None)
+        res = {**res, "p": tost["p_outside"]}
+    return res, tost
 
 
 def test_metric(diff, expect: str, min_effect: float, margin: float | None) -> dict:
@@ -70,7 +79,9 @@ def test_metric(diff, expect: str, min_effect: float, margin: float | None) -> d
     res, tost = run_test(diff, threshold, margin, expect == "equivalent")
     per_seed = (diff.mean(axis=1) if isinstance(diff, pd.DataFrame) else diff).to_numpy(dtype=float)
     per_seed = per_seed[~np.isnan(per_seed)]
-    better = np.abs(per_seed) < margin if expect == "equivalent" else sign * (per_seed - threshold) > 0
+    # seeds in which the treatment did better than the control in the claimed direction (within the margin, for a
+    # claim of no effect); not 'beyond the threshold', which reads wrong for an at-least-as-good claim
+    better = np.abs(per_seed) < margin if expect == "equivalent" else sign * per_seed > 0
     return {"n_pairs": len(per_seed), "effect": res["mean"], "ci_low": res["low"], "ci_high": res["high"],
             "ci_level": res.get("level", stats.LEVEL), "method": res["method"], "threshold": threshold,
             "p": res["p"], "p_floor": res["p_floor"], "sd": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1
@@ -81,21 +92,23 @@ def test_metric(diff, expect: str, min_effect: float, margin: float | None) -> d
 
 def verdict(row) -> str:
     """One claim's verdict from its primary row's Holm-adjusted p-values (see RULE)."""
-    if row.caveat:
-        return NOT_SHOWN
+    if row.caveat or row.confounded:
+        return OPEN
     if row.expect == "equivalent":
-        return NO_EFFECT if row.p_holm < ALPHA else NOT_SHOWN
+        if row.p_holm_equivalence < ALPHA:
+            return NO_EFFECT
+        return CONTRADICTED if row.p_holm < ALPHA else OPEN
     if row.p_holm < ALPHA and row.effect != row.threshold:
         claimed_side = row.effect > row.threshold if row.expect == "higher" else row.effect < row.threshold
         return SUPPORTED if claimed_side else CONTRADICTED
     if row.p_holm_equivalence < ALPHA:
         return NO_EFFECT
-    return NOT_SHOWN
+    return OPEN
 
 
 def decide(table: pd.DataFrame) -> pd.DataFrame:
-    """Holm over the primary tests of unconfounded claims (a claim with a margin adds its TOST), then each
-    primary row's verdict and the smallest effect its seeds could detect; secondary rows get no verdict."""
+    """Holm over the primary tests of unconfounded claims (each with its TOST), then each primary row's verdict
+    and the smallest effect its seeds could detect; secondary rows get no verdict."""
     table = table.copy()
     family = table["primary"] & ~table["confounded"]
     pvalues = pd.concat([table.loc[family, "p"], table.loc[family, "p_equivalence"].dropna()], keys=["p", "eq"])
@@ -110,6 +123,19 @@ def decide(table: pd.DataFrame) -> pd.DataFrame:
     table["detectable_effect"] = [stats.detectable_effect(r.n_pairs, r.se * math.sqrt(r.n_pairs), level, POWER)
                                   if r.primary and r.expect != "equivalent" else math.nan for r in table.itertuples()]
     return table
+
+
+def lesson_verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per lesson claim: its lead variant's primary row (the first of its variants in the file that has
+    runs), with how many variants it has and their verdicts in file order."""
+    primary = table[table["primary"]]
+    rows = []
+    for lesson_claim, variants in primary.groupby("lesson_claim", sort=False):
+        lead = variants[variants["claim_id"] == lesson_claim]
+        lead = lead if len(lead) else variants.iloc[:1]
+        rows.append({**lead.iloc[0].to_dict(), "n_variants": len(variants),
+                     "variant_verdicts": "; ".join(f"{r.claim_id}: {r.verdict}" for r in variants.itertuples())})
+    return pd.DataFrame(rows)
 
 
 def side_summary(metrics: dict, ids: list[str], name: str) -> dict:
@@ -151,13 +177,16 @@ def claim_rows(claim: dict, specs: dict, metrics: dict, matrices: dict, budget: 
         extra = confounders(claim, specs, name, budget)
         sides = {role: side_summary(metrics, claim[role], name) for role in ("treatment", "control")}
         label, unit, _ = METRICS[name]
-        row = {"claim_id": claim["id"], "section": claim["section"], "claim": claim["claim"],
+        row = {"claim_id": claim["id"], "lesson_claim": claim["lesson_claim"], "variant": claim["variant"] or "",
+               "design": claim["design"], "section": claim["section"], "claim": claim["claim"],
                "treatment": " - ".join(claim["treatment"]), "control": " - ".join(claim["control"]),
                "factor": ", ".join(claim["factor"]), "differs_in": describe(claimed_diff(claim, specs)),
+               "matched": "; ".join(matched_keys(claim, specs).values()),
                "confounded": bool(extra), "confounders": describe(extra), "metric": name,
                "primary": name == claim["primary"], "metric_label": label.format(budget=budget, target=claim["target"]),
                "unit": unit, "budget": budget, "target": claim["target"], "expect": m["expect"],
                "min_effect": m["min_effect"], "margin": m["margin"] if m["margin"] is not None else math.nan,
+               "margin_reason": m["reason"],
                "caveat": caveats(claim, name, sides, edges, m["margin"]),
                **test_metric(diff, m["expect"], m["min_effect"], m["margin"])}
         for role, side in sides.items():

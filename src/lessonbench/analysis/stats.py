@@ -158,12 +158,15 @@ def equivalence_test(values, margin: float, level: float = LEVEL, test=None, **k
 
     p is the larger of the two one-sided p-values (mean > -margin, mean < +margin); the interval is the
     1 - 2 alpha one (90% for alpha 0.05), which lies inside the margins exactly when p < alpha.
+    `p_outside` tests the opposite, "the mean lies beyond the margin" (mean > +margin or mean < -margin): twice
+    the smaller one-sided p-value (Bonferroni over the two sides), what contradicts a claim of no effect.
     """
     test = test or mean_test
     inner = 1 - 2 * (1 - level)
     above = test(values, -margin, level=inner, **kwargs)
     below = test(values, margin, level=inner, **kwargs)
-    return {**above, "p": max(above["p_greater"], below["p_less"]), "p_floor": above["p_floor"] / 2, "level": inner}
+    return {**above, "p": max(above["p_greater"], below["p_less"]), "p_floor": above["p_floor"] / 2, "level": inner,
+            "p_outside": min(1.0, 2 * min(below["p_greater"], above["p_less"]))}
 
 
 def mean_interval(values, level: float = LEVEL, bounds: tuple[float, float] | None = None) -> tuple[float, float]:

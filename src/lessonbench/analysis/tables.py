@@ -7,6 +7,7 @@ seeds x test samples); a validation accuracy's covers the seeds' (stats.mean_int
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,15 @@ def right_wrong_ok(runs: pd.DataFrame, probs: pd.DataFrame) -> np.ndarray:
     return right_wrong(probs, runs["experiment"].iloc[0], ok["seed"]).to_numpy()
 
 
+def learned_nothing(runs: pd.DataFrame, classes: int) -> pd.Series:
+    """Per seed, whether it trained without diverging yet learned nothing: its final training loss within 2% of
+    ln(classes) (a uniform guess's loss), or its final validation accuracy below 1.5 times chance (1 / classes)."""
+    ok = runs["diverged_epoch"].isna()
+    stalled = runs["final_train_loss"] >= 0.98 * math.log(classes)
+    at_chance = runs["final_val_accuracy"] < 1.5 / classes
+    return ok & (stalled | at_chance)
+
+
 def leaderboard_row(runs: pd.DataFrame, probs: pd.DataFrame, test: dict | None = None) -> dict:
     """Summary of one experiment's seeds; accuracy figures over the seeds that did not diverge.
 
@@ -35,10 +45,12 @@ def leaderboard_row(runs: pd.DataFrame, probs: pd.DataFrame, test: dict | None =
     ok = runs[runs["diverged_epoch"].isna()]
     test = test or two_way_each([right_wrong_ok(runs, probs)], bounds=ACCURACY)[0]
     low, high = test["low"], test["high"]
+    classes = sum(column.startswith("prob_") for column in probs.columns)
     return {
         "n_seeds": len(runs),
         "n_diverged": int(runs["diverged_epoch"].notna().sum()),
         "divergence_rate": float(runs["diverged_epoch"].notna().mean()),
+        "n_learned_nothing": int(learned_nothing(runs, classes).sum()),
         "test_accuracy_mean": ok["final_test_accuracy"].mean(),
         "test_accuracy_ci_low": low,
         "test_accuracy_ci_high": high,

@@ -197,6 +197,41 @@ def fit_scaler(frame: pd.DataFrame, scaler_fit: str) -> dict:
             "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()}
 
 
+SCALINGS = ("standardise", "minmax", "none")  # an experiment's `preprocess.scaling`
+SUBSET_SEED = 0  # the one fixed order of the training part a `preprocess.train_size` takes its first rows from
+
+
+def preprocess(frame: pd.DataFrame, scaler: dict, settings: dict | None) -> tuple[pd.DataFrame, dict]:
+    """The split frame and scaler one experiment trains on, from its `preprocess` settings (None: the lesson's as
+    prepare_data made them).
+
+    `train_size: n` keeps the first n rows of the training part in one fixed random order, the same for every
+    experiment (so a smaller training set is a subset of a larger); validation and test rows are untouched.
+    `scaling`: `standardise` is the lesson's scaler (fitted as its data block's `scaler_fit` says), `minmax`
+    maps each feature's range on the experiment's own training rows to [0, 1], `none` feeds the raw features.
+    """
+    settings = settings or {}
+    size = settings.get("train_size")
+    if size is not None:
+        train = np.flatnonzero(frame["split"].to_numpy() == "train")
+        if size > len(train):
+            raise ValueError(f"preprocess.train_size {size} is more than the {len(train)} training samples of the "
+                             "split")
+        order = np.random.default_rng(SUBSET_SEED).permutation(len(train))
+        dropped = train[np.sort(order[size:])]
+        frame = frame.drop(index=frame.index[dropped]).reset_index(drop=True)
+    scaling = settings.get("scaling", "standardise")
+    names = feature_names(frame)
+    if scaling == "none":
+        scaler = {"fit_on": "none", "n_samples": 0, "mean": [0.0] * len(names), "scale": [1.0] * len(names)}
+    elif scaling == "minmax":
+        rows = frame.loc[frame["split"] == "train", names].to_numpy(dtype=float)
+        low, span = rows.min(axis=0), np.ptp(rows, axis=0)
+        scaler = {"fit_on": "train (min-max)", "n_samples": len(rows), "mean": low.tolist(),
+                  "scale": np.where(span > 0, span, 1.0).tolist()}
+    return frame, scaler
+
+
 def read_scaler(path) -> dict:
     with open(path) as fh:
         return json.load(fh)

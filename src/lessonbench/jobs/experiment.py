@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from lessonbench import fileio, store
-from lessonbench.engine.data import load_part, load_parts, read_scaler
+from lessonbench.engine.data import load_part, load_parts, preprocess, read_scaler
 from lessonbench.engine.training import history_frame, summarise_stack, train_stack
 from lessonbench.fileio import log
 from lessonbench.spec.config import training_spec
@@ -31,7 +31,7 @@ def run_experiment(exp_id: str, spec: dict, split_path, scaler_path, threads: in
     """
     torch.set_num_threads(threads)  # fixed from config: 1 vs 2 threads changes the last bits
     seeds = list(range(spec["seeds"])) if seeds is None else seeds
-    frame, scaler = pd.read_parquet(split_path), read_scaler(scaler_path)
+    frame, scaler = preprocess(pd.read_parquet(split_path), read_scaler(scaler_path), spec.get("preprocess"))
     data = load_parts(frame, scaler)
     log(f"{exp_id}: seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}) trained together x {spec['epochs']} epochs, "
         f"{len(data['train'][1])} train / {len(data['val'][1])} val samples, device {device}, torch threads {threads}")

@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from lessonbench import fileio, store
-from lessonbench.engine.data import load_part, load_parts, read_scaler
+from lessonbench.engine.data import load_part, load_parts, preprocess, read_scaler
 from lessonbench.engine.stacked import StackedMLP
 from lessonbench.engine.training import StackRun, history_frame, resolve_device, summarise_stack, train_stack
 from lessonbench.fileio import log
@@ -170,7 +170,7 @@ def run_sweep(sweep: dict, split_path, scaler_path, experiment_files: dict, thre
     the best on validation, retrain it on the experiment's seeds; return (points table, best's run files, best.json)."""
     torch.set_num_threads(threads)
     seeds, started = sweep["tuning_seeds"], time.perf_counter()
-    frame, scaler = pd.read_parquet(split_path), read_scaler(scaler_path)
+    frame, scaler = preprocess(pd.read_parquet(split_path), read_scaler(scaler_path), sweep["spec"].get("preprocess"))
     data = load_parts(frame, scaler)
     key_inputs = {"split": split_path, "scaler": scaler_path}
     points = sweep_points(sweep, seeds, data, device, threads, store_dir, key_inputs, processes, log)

@@ -96,6 +96,7 @@ def build_context(tables: dict, figures: dict, info: dict) -> dict:
         "leaderboard": records(board), "best": records(ranked.head(1))[0], "worst": records(ranked.tail(1))[0],
         "baseline": tables["comparisons"]["baseline"].iloc[0] if len(tables["comparisons"]) else None,
         "diverged": records(board[board["n_diverged"] > 0]),
+        "learned_nothing": records(board[board["n_learned_nothing"] > 0]),
         "sections": sections, "figures": figures,
         "showcase": records(tables["showcase"])[0], "data": records(tables["data"])[0],
         "experiments": records(meta), "info": info, "n_seeds": int(board["n_seeds"].max()), "words": info["words"],

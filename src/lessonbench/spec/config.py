@@ -10,7 +10,9 @@ from lessonbench.engine.data import DataError, check_split, class_counts, data_f
 from lessonbench.spec.files import ConfigError, canonical_json, load_schema, read_yaml, validate
 
 DATA_DEFAULTS = {"scaler_fit": "train", "test_size": 0.2, "val_size": 360, "split_seed": 42}
-TRAINING_KEYS = ("seeds", "epochs", "batch_size", "model", "optimizer")
+# `preprocess` (an experiment's own scaling and training-set size) is there only where an experiment sets it, so a
+# lesson that sets none keeps the specs, and the stored results, it had
+TRAINING_KEYS = ("seeds", "epochs", "batch_size", "model", "optimizer", "preprocess")
 PROSE = ("title", "description")  # an experiment's words: only label_tables and the report read them
 
 
@@ -54,14 +56,30 @@ def resolve_file(path, schema: dict | None = None) -> tuple[dict, dict]:
         body = {"section": "other", "title": exp_id, "description": "", "origin": "added",
                 **merge(doc.get("defaults", {}), entry)}
         validate(body, path, schema, ref="resolved_experiment", prefix=f"experiments.{exp_id}")
-        spec = {"id": exp_id, **body}
-        if spec["batch_size"] > sizes["train"]:
+        spec = canonical_preprocess({"id": exp_id, **body})
+        train = spec.get("preprocess", {}).get("train_size", sizes["train"])
+        if train > sizes["train"]:
+            raise ConfigError(path, f"experiments.{exp_id}.preprocess.train_size",
+                              f"{train} is more than the {sizes['train']} training samples of the split")
+        if spec["batch_size"] > train:
             raise ConfigError(
                 path, f"experiments.{exp_id}.batch_size",
-                f"{spec['batch_size']} is larger than the {sizes['train']} training samples",
+                f"{spec['batch_size']} is larger than the {train} training samples",
             )
         specs[exp_id] = spec
     return data, specs
+
+
+PREPROCESS_DEFAULTS = {"scaling": "standardise"}  # the lesson's own: what an experiment without `preprocess` gets
+
+
+def canonical_preprocess(spec: dict) -> dict:
+    """The spec with its `preprocess` block without the settings that equal the lesson's own (and without the block
+    when nothing is left), so that writing the default changes neither the spec, its stored results, nor a claim's
+    one-factor check."""
+    block = {k: v for k, v in spec.get("preprocess", {}).items() if PREPROCESS_DEFAULTS.get(k) != v}
+    spec = {k: v for k, v in spec.items() if k != "preprocess"}
+    return {**spec, "preprocess": block} if block else spec
 
 
 def resolve_sections(paths) -> dict[str, str]:
@@ -108,7 +126,7 @@ TUNED = "tuned"  # the experiment the search's choice becomes
 
 def training_spec(spec: dict) -> dict:
     """The part of a spec that changes trained numbers (not titles or descriptions)."""
-    return {key: spec[key] for key in TRAINING_KEYS}
+    return {key: spec[key] for key in TRAINING_KEYS if key in spec}
 
 
 def sweep_point_spec(sweep: dict, value) -> dict:

@@ -115,10 +115,11 @@ def resolve_claims(path, experiments, later=()) -> tuple[list[dict], list[dict]]
     `experiments` are the ids that will have runs; `later` names experiments a switched-off step would
     have made (the search's `tuned`), or is a test of such names (a sweep's `<sweep>_best`): a claim
     naming one is left out, with the reason, not refused.
-    Each claim comes back canonical: id, section, claim, treatment and control as lists (one id, or
-    [a, b] for a - b), factor, budget (None: the shorter experiment's epochs), target, metrics as
-    [{name, expect, min_effect, margin}] in file order, and the primary metric's name (the one metric of a
-    claim with one).
+    Each claim comes back canonical: id, lesson_claim (its lead's id, or its own), variant (None for a lead),
+    design, section, claim (a variant's default to its lead's), treatment and control as lists (one id, or
+    [a, b] for a - b), factor, matched, budget (None: the shorter experiment's epochs), target, metrics as
+    [{name, expect, min_effect, margin, reason}] in file order, and the primary metric's name (the one metric
+    of a claim with one), which has a margin of relevance and its reason.
     """
     doc = read_yaml(path)
     validate(doc, path, parse_yaml(CLAIMS_SCHEMA_PATH.read_text()))
@@ -135,14 +136,52 @@ def resolve_claims(path, experiments, later=()) -> tuple[list[dict], list[dict]]
                               f"{primary!r} is not one of the claim's metrics; expected one of {list(entry['metrics'])}"
                               if primary else "a claim with several metrics names its primary one; expected one of "
                                               f"{list(entry['metrics'])}")
-        claim = {"id": claim_id, "section": entry["section"], "claim": entry["claim"], **sides,
-                 "factor": list(entry["factor"]), "budget": entry.get("budget"),
+        if next(m for m in metrics if m["name"] == primary)["margin"] is None:
+            raise ConfigError(path, f"claims.{claim_id}.metrics.{primary}.margin",
+                              "the primary metric needs a margin of relevance (the smallest effect worth teaching, "
+                              "in the metric's unit) and its reason, e.g. "
+                              "{expect: higher, margin: 1.0, reason: 'one point is ...'}")
+        for i, factor in enumerate(entry["factor"]):
+            if factor == "data" or factor.startswith("data."):
+                raise ConfigError(path, f"claims.{claim_id}.factor.{i}",
+                                  f"{factor!r} is one setting for the whole lesson, so no two experiments can differ "
+                                  "in it; an experiment's own preprocessing is preprocess.scaling (standardise, "
+                                  "minmax, none) or preprocess.train_size")
+        lead = _lead(path, claim_id, entry, doc["claims"])
+        claim = {"id": claim_id, "lesson_claim": lead, "variant": entry.get("variant"),
+                 "design": entry.get("design", ""),
+                 "section": entry.get("section", doc["claims"][lead].get("section")),
+                 "claim": entry.get("claim", doc["claims"][lead].get("claim")), **sides,
+                 "factor": list(entry["factor"]), "matched": list(entry.get("matched", [])),
+                 "budget": entry.get("budget"),
                  "target": float(entry.get("target", target)), "metrics": metrics, "primary": primary}
         if missing:
             left_out.append({**claim, "reason": f"{missing!r} is made by a step that is switched off"})
         else:
             claims.append(claim)
     return claims, left_out
+
+
+def _lead(path, claim_id: str, entry: dict, entries: dict) -> str:
+    """The id of the lesson claim an entry belongs to: its `variant_of`, checked, or its own id (a lead needs
+    its section and sentence)."""
+    lead = entry.get("variant_of")
+    if lead is None:
+        for key in ("section", "claim"):
+            if key not in entry:
+                raise ConfigError(path, f"claims.{claim_id}.{key}",
+                                  f"a lesson claim needs its {key} (only a variant, with variant_of, takes its lead's)")
+        return claim_id
+    if lead not in entries or lead == claim_id:
+        raise ConfigError(path, f"claims.{claim_id}.variant_of",
+                          f"{lead!r} is not another claim; expected one of {[c for c in entries if c != claim_id]}")
+    if "variant_of" in entries[lead]:
+        raise ConfigError(path, f"claims.{claim_id}.variant_of",
+                          f"{lead!r} is itself a variant (of {entries[lead]['variant_of']!r}); name the lesson claim")
+    if "variant" not in entry:
+        raise ConfigError(path, f"claims.{claim_id}.variant",
+                          "a variant says what sets its design apart, e.g. variant: at the same learning rate")
+    return lead
 
 
 def _sides(path, claim_id: str, entry: dict, known: list[str], later) -> tuple[dict, str | None]:
@@ -170,7 +209,7 @@ def _sides(path, claim_id: str, entry: dict, known: list[str], later) -> tuple[d
 
 
 def _claim_metric(path, field: str, name: str, entry) -> dict:
-    """{name, expect, min_effect, margin} of one claim metric (`higher` is short for {expect: higher})."""
+    """{name, expect, min_effect, margin, reason} of one claim metric (`higher` is short for {expect: higher})."""
     entry = {"expect": entry} if isinstance(entry, str) else entry
     margin = entry.get("margin")
     if entry["expect"] == "equivalent" and margin is None:
@@ -178,8 +217,11 @@ def _claim_metric(path, field: str, name: str, entry) -> dict:
                                                    "counts as none (in the metric's unit), e.g. margin: 1.0")
     if entry["expect"] == "equivalent" and "min_effect" in entry:
         raise ConfigError(path, f"{field}.min_effect", "a claim of no effect has a margin, not a min_effect")
+    if margin is not None and "reason" not in entry:
+        raise ConfigError(path, f"{field}.reason", "a margin says why it is that size (the smallest effect worth "
+                                                   "teaching), e.g. reason: one point is 4 of 360 digits")
     return {"name": name, "expect": entry["expect"], "min_effect": float(entry.get("min_effect", 0.0)),
-            "margin": None if margin is None else float(margin)}
+            "margin": None if margin is None else float(margin), "reason": entry.get("reason", "")}
 
 
 SWEEPS_SCHEMA_PATH = SCHEMAS / "sweeps.schema.yaml"
