@@ -73,7 +73,6 @@ localrules:
     collect_tables,
     label_tables,
     check_claims,
-    summarise_search,
     render_report,
     verify,
 

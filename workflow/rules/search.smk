@@ -74,6 +74,10 @@ if SEARCH:
         shell:
             STEP
 
+    # cheap: on the head node (a local rule only where the search is on, so no warning names a missing rule)
+    localrules:
+        summarise_search,
+
     rule summarise_search:
         input:
             code=CODE["summarise_search"],
