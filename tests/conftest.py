@@ -80,10 +80,14 @@ def assert_names_field(source: Path, change: tuple[str, str], resolve, field: st
 
 def probs_for(runs: pd.DataFrame, samples: int = 360) -> pd.DataFrame:
     """Test predictions that give each run its final test accuracy: the first round(accuracy x samples) of the
-    same `samples` test samples right, the rest wrong (what a claim or leaderboard reads of test_probs)."""
+    same `samples` test samples right, the rest wrong (what a claim or leaderboard reads of test_probs), with the
+    ten classes' probability columns."""
     rows = []
     for run in runs.itertuples():
         right = 0 if pd.isna(run.final_test_accuracy) else round(run.final_test_accuracy * samples)
         rows += [{"experiment": run.experiment, "seed": run.seed, "sample": i, "label": 1, "pred": int(i < right)}
                  for i in range(samples)]
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    for c in range(DIGITS[1]):  # the digits' ten classes, each prediction certain, as test_probs has them
+        frame[f"prob_{c}"] = (frame["pred"] == c).astype(float) if len(frame) else pd.Series(dtype=float)
+    return frame

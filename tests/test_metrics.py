@@ -46,7 +46,7 @@ def test_interval_brackets_the_mean_and_narrows_with_data():
 def runs_frame(exp, accs, diverged=()):
     return pd.DataFrame({
         "experiment": exp, "seed": range(len(accs)), "final_test_accuracy": accs,
-        "final_val_accuracy": accs, "final_train_accuracy": [a + 0.01 for a in accs],
+        "final_val_accuracy": accs, "final_train_accuracy": [a + 0.01 for a in accs], "final_train_loss": 0.1,
         "best_val_accuracy": accs, "best_val_epoch": 5, "n_params": 10,
         "diverged_epoch": pd.array([3 if s in diverged else None for s in range(len(accs))], dtype="Int64"),
     })

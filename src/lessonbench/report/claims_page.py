@@ -195,9 +195,10 @@ def claims_rule() -> str:
     return RULE
 
 
-def console_summary(path) -> str:
+def console_summary(path, report="results/report/report.pdf") -> str:
     """The headline and one line per lesson claim (its verdict, and its variants' after it), for the console at
-    the end of a build; '' where the run checked no claims (no claims table)."""
+    the end of a build, naming the report by its full path (a lesson folder builds in its own folder); '' where the
+    run checked no claims (no claims table)."""
     from pathlib import Path
 
     if not Path(path).exists():
@@ -208,7 +209,7 @@ def console_summary(path) -> str:
         return ""
     h = context["headline"]
     lines = [f"lessonbench: of the lesson's {h['claims']} claims, {h['hold']} hold, {h['fail']} fail and {h['open']} "
-             f"stay open (results/report/report.pdf):"]
+             f"stay open ({Path(report).resolve()}):"]
     for g in context["groups"]:
         lead = g["primary"]
         variants = "; ".join(f"{d['variant']}: {d['primary']['verdict']}" for d in g["variants"])
