@@ -266,6 +266,8 @@ GAP = """      train_val_gap:
     (("  adam_vs_momentum:\n    section: optimizers\n", "  adam_vs_momentum:\n"),
      "claims.adam_vs_momentum.section"),  # a lesson claim needs its section
     (("    matched: [effective_lr]", "    matched: [effective_step]"), "claims.momentum_vs_sgd.matched.0"),
+    (("      largest_lr:\n", "      val_accuracy: higher\n      largest_lr:\n"),
+     "claims.batchnorm_large_lr.metrics"),  # a metric off the sweeps, alone
 ])
 def test_bad_claims_name_the_field(runs_specs, change, field, tmp_path):
     assert_names_field(CLAIMS, change, lambda p: resolve_claims(p, list(runs_specs)), field, tmp_path)
@@ -280,9 +282,36 @@ def test_duplicate_claim_id_says_so(runs_specs, tmp_path):
 
 def test_claims_on_switched_off_steps_are_left_out(lesson):
     kept, left_out = resolve_claims(CLAIMS, list(lesson[1]), later=lambda e: e == "tuned" or e.endswith("_best"))
-    assert [c["id"] for c in left_out] == ["momentum_vs_sgd_at_best", "adam_vs_sgd_at_best", "l2_overfitting_tuned",
-                                           "search_at_least_as_good"]
+    assert [c["id"] for c in left_out] == ["momentum_vs_sgd_at_best", "adam_vs_sgd_at_best", "batchnorm_large_lr",
+                                           "l2_overfitting_tuned", "search_at_least_as_good"]
     assert not {c["id"] for c in left_out} & {c["id"] for c in kept}
+    assert "sweep of optimizer.lr of 'batchnorm'" in left_out[2]["reason"]  # no learning-rate sweeps: said why
+    swept = {"batchnorm": ["optimizer.lr"], "xavier": ["optimizer.lr"]}
+    kept, _ = resolve_claims(CLAIMS, list(lesson[1]) + ["tuned"], later=lambda e: e.endswith("_best"), swept=swept)
+    assert "batchnorm_large_lr" in {c["id"] for c in kept}
+
+
+def test_the_largest_learning_rate_is_read_off_the_sweeps_tuning_seeds(lesson):
+    """Per tuning seed, log10 of the largest swept rate that reaches the target; a seed that reaches it nowhere
+    counts half a decade below the grid (restricted, never dropped); BatchNorm training two steps further is +1
+    decade, supported on five seeds."""
+    from lessonbench.analysis.claim_metrics import lr_reach
+
+    grid = [0.1, 0.3, 1.0, 3.0, 10.0]
+    reach = {"batchnorm": 3.0, "xavier": 0.3}  # each seed trains up to this rate (seed 14 of xavier at no rate)
+    points = pd.DataFrame([{"sweep": f"{exp}_lr", "experiment": exp, "key": "optimizer.lr", "value": v, "seed": seed,
+                            "final_val_accuracy": 0.95 if v <= top and not (exp == "xavier" and seed == 14) else 0.1}
+                           for exp, top in reach.items() for v in grid for seed in range(10, 15)])
+    xavier = lr_reach(points, "xavier", 0.9).set_index("seed")
+    assert xavier.loc[10, "largest_lr"] == pytest.approx(np.log10(0.3)) and xavier.loc[10, "reached_target"]
+    assert xavier.loc[14, "largest_lr"] == pytest.approx(-1.5) and not xavier.loc[14, "reached_target"]
+    specs = specs_for(["xavier", "batchnorm"], lesson)
+    table, per_seed = check_claims([claim("batchnorm", "xavier", metric="largest_lr", margin=0.5)], specs,
+                                   pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), 0.1, None, points)
+    row = table.iloc[0]
+    assert row["n_pairs"] == 5 and row["reached_control"] == 4 and row["treatment_mean"] == pytest.approx(np.log10(3))
+    assert row["effect"] == pytest.approx((4 * 1.0 + (np.log10(3) + 1.5)) / 5)
+    assert row["verdict"] == SUPPORTED and set(per_seed["seed"]) == set(range(10, 15))
 
 
 def test_time_to_target_is_apart_and_censored_seeds_have_none(lesson):

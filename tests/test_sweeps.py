@@ -110,8 +110,9 @@ def test_bad_sweeps_name_the_field(lesson, change, field, tmp_path):
 
 def test_default_sweeps_resolve(lesson):
     sweeps = resolve_sweeps(SWEEPS, lesson[1])
-    assert [s["experiment"] for s in sweeps] == ["sgd_uniform", "momentum", "adagrad", "adam", "l2", "dropout"]
-    for sweep in sweeps:  # five values around the experiment's own; tuning seeds apart from its seeds 0-9
+    assert [s["experiment"] for s in sweeps] == ["sgd_uniform", "momentum", "adagrad", "adam", "l2", "dropout",
+                                                 "xavier", "batchnorm"]
+    for sweep in sweeps:  # five values with the experiment's own; tuning seeds apart from its seeds 0-9
         assert sweep["lesson_value"] in sweep["values"] and len(sweep["values"]) == 5
         assert sweep["tuning_seeds"] == [10, 11, 12, 13, 14] and sweep["spec"]["seeds"] == 10
 

@@ -142,7 +142,7 @@ def run_tree(tmp_path_factory) -> Path:
                          "draw_optimizer_paths", "draw_activations", "measure_symmetry", "summarise_models",
                          "search", "summarise_search", "check_claims", "draw_claims",
                          "train_sweep", "draw_sensitivity"}
-    assert len(jobs["train_sweep"]) == 6
+    assert len(jobs["train_sweep"]) == 8
     assert len(jobs["search"]) == 2  # the narrowing random search and TPE, one search seed
     # a clean run trains every experiment in one process each: no training job asks for more than one core
     plan = snakemake(tree, "-n", "-p", "--cores", "4").stdout

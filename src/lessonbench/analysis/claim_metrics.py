@@ -21,7 +21,25 @@ METRICS = {  # name -> label, unit, whether it is read off the curves at the bud
     "val_accuracy_auc": ("mean validation accuracy over epochs 1-{budget}", "points", True),
     "train_val_gap": ("train - validation accuracy at epoch {budget}", "points", True),
     "epochs_to_target": ("epochs to {target:.0%} validation accuracy", "epochs", True),
+    # read off the experiment's learning-rate sweep (its tuning seeds), not its runs: see lr_reach
+    "largest_lr": ("largest learning rate of the sweep that reaches {target:.0%} validation accuracy (log10)",
+                   "decades", False),
 }
+
+
+def lr_reach(points: pd.DataFrame, experiment: str, target: float) -> pd.DataFrame:
+    """Per tuning seed of the experiment's learning-rate sweep, log10 of the largest swept learning rate at which
+    its final validation accuracy reaches `target` (restricted like a time: a seed that reaches it at no rate counts
+    half a decade below the smallest, so it ranks last and is never dropped); `reached_target` says which did."""
+    sweep = points[(points["experiment"] == experiment) & (points["key"] == "optimizer.lr")]
+    floor = np.log10(sweep["value"].min()) - 0.5
+    rows = []
+    for seed, rates in sweep.groupby("seed"):
+        good = rates.loc[rates["final_val_accuracy"] >= target, "value"]
+        rows.append({"experiment": experiment, "seed": int(seed),
+                     "largest_lr": float(np.log10(good.max())) if len(good) else float(floor),
+                     "reached_target": bool(len(good))})
+    return pd.DataFrame(rows)
 
 
 def seed_metrics(history: pd.DataFrame, runs: pd.DataFrame, experiment: str, budget: int,

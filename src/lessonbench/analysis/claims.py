@@ -32,6 +32,7 @@ from lessonbench.analysis.claim_metrics import (
     chance,
     correct_matrix,
     difference,
+    lr_reach,
     seed_metrics,
     side_values,
     time_to_target,
@@ -144,7 +145,7 @@ def side_summary(metrics: dict, ids: list[str], name: str) -> dict:
         return {}
     frame = metrics[ids[0]]
     out = {"mean": float(frame[name].mean())}
-    if name == "epochs_to_target":
+    if name in ("epochs_to_target", "largest_lr"):
         out["reached"] = int(frame["reached_target"].sum())
     if name == "train_val_gap":
         out.update(train=float(frame["train_accuracy"].mean()), val=float(frame["val_accuracy"].mean()))
@@ -197,23 +198,28 @@ def claim_rows(claim: dict, specs: dict, metrics: dict, matrices: dict, budget: 
 
 
 def check_claims(claims: list[dict], specs: dict, runs: pd.DataFrame, history: pd.DataFrame,
-                 probs: pd.DataFrame, at_chance: float, edges: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 probs: pd.DataFrame, at_chance: float, edges: dict | None = None,
+                 points: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(one row per claim and metric, the primary ones with their verdict; the per-seed metrics behind them).
 
     `at_chance`: a diverged model's accuracy (claim_metrics.chance); `edges`: {experiment: value} of the sweeps'
-    best points that lie at an edge of their grid."""
+    best points that lie at an edge of their grid; `points`: the sweeps' points (sweep_points), which a claim on
+    largest_lr reads instead of the runs."""
     rows, seeds = [], []
     for claim in claims:
         involved = list(dict.fromkeys(claim["treatment"] + claim["control"]))
         budget = claim["budget"] or min(specs[e]["epochs"] for e in involved)
-        metrics = {e: seed_metrics(history, runs, e, budget, claim["target"], at_chance) for e in involved}
+        if claim["primary"] == "largest_lr":
+            metrics = {e: lr_reach(points, e, claim["target"]).assign(budget=budget) for e in involved}
+        else:
+            metrics = {e: seed_metrics(history, runs, e, budget, claim["target"], at_chance) for e in involved}
         matrices = {e: correct_matrix(probs, runs, e, at_chance) for e in involved} if any(
             m["name"] == "test_accuracy" for m in claim["metrics"]) else {}
         seeds.extend(frame.assign(claim=claim["id"]) for frame in metrics.values())
         rows += claim_rows(claim, specs, metrics, matrices, budget, edges or {})
     table = decide(pd.DataFrame(rows)) if rows else pd.DataFrame()
     columns = ["claim", "experiment", "seed", "budget", *METRICS, "reached_target", "train_accuracy"]
-    per_seed = pd.concat(seeds, ignore_index=True)[columns] if seeds else pd.DataFrame(columns=columns)
+    per_seed = pd.concat(seeds, ignore_index=True).reindex(columns=columns) if seeds else pd.DataFrame(columns=columns)
     return table, per_seed
 
 
@@ -231,7 +237,9 @@ def check_claims_step(args) -> None:
     claims = args.claims["claims"]
     specs = {spec["id"]: spec for spec in args.specs}
     runs, history, probs = (pd.read_parquet(tables / f"{name}.parquet") for name in ("runs", "history", "test_probs"))
-    table, per_seed = check_claims(claims, specs, runs, history, probs, chance(probs), grid_edges(tables))
+    points = tables / "sweep_points.parquet"
+    table, per_seed = check_claims(claims, specs, runs, history, probs, chance(probs), grid_edges(tables),
+                                   pd.read_parquet(points) if points.exists() else None)
     left_out = pd.DataFrame([{"claim_id": c["id"], "claim": c["claim"], "reason": c["reason"]}
                              for c in args.claims["left_out"]], columns=["claim_id", "claim", "reason"])
     fileio.write_table(table, Path(args.outdir) / "claims")

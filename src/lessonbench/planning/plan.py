@@ -79,7 +79,8 @@ class Plan:
             raise ConfigError("config", "experiment_files", f"experiment(s) {sorted(clash)} have the name a sweep "
                               "gives its best point; rename them")
         self.claims, self.claims_left_out = (
-            resolve_claims(claims_file, self.runs, later=lambda exp: exp == TUNED or exp.endswith("_best"))
+            resolve_claims(claims_file, self.runs, later=lambda exp: exp == TUNED or exp.endswith("_best"),
+                           swept=self.swept)
             if claims_file else ([], []))
         if self.verify not in self.specs:
             raise ConfigError("config", "verify_experiment",
@@ -94,6 +95,14 @@ class Plan:
     @property
     def experiments(self) -> list[str]:
         return list(self.specs)
+
+    @property
+    def swept(self) -> dict[str, list[str]]:
+        """{experiment: the keys its sweeps vary}."""
+        out: dict[str, list[str]] = {}
+        for sweep in self.sweeps:
+            out.setdefault(sweep["experiment"], []).append(sweep["key"])
+        return out
 
     @property
     def sweep_best(self) -> list[str]:

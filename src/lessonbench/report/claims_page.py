@@ -42,6 +42,9 @@ def side_text(row: dict, role: str) -> str:
         if reached == 0:
             return f"> {row['budget']} epochs (0/{n} reached)"
         return f"{mean:.1f} epochs" + ("" if reached == n else f" (restricted; {reached}/{n} reached)")
+    if row["metric"] == "largest_lr":  # a mean of log10(lr): the geometric mean of the largest rates
+        reached, n = int(row[f"reached_{role}"]), row["n_pairs"]
+        return f"lr {10 ** mean:.2g}" + ("" if reached == n else f" (restricted; {reached}/{n} reached)")
     return f"{mean:.1f} points" if row["metric"] == "train_val_gap" else f"{mean:.1f}%"
 
 
@@ -72,9 +75,9 @@ def tost_text(row: dict) -> str:
 
 
 def units(value: float, unit: str) -> str:
-    """'1 point', '2.5 points', '10 epochs'."""
-    if unit == "epochs":
-        return f"{value:g} epoch{'' if value == 1 else 's'}"
+    """'1 point', '2.5 points', '10 epochs', '0.5 decades'."""
+    if unit in ("epochs", "decades"):
+        return f"{value:g} {unit[:-1] if value == 1 else unit}"
     return f"{value:g} point{'' if value == 1 else 's'}"
 
 

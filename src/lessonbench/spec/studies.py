@@ -109,7 +109,10 @@ def _side(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def resolve_claims(path, experiments, later=()) -> tuple[list[dict], list[dict]]:
+SWEPT_METRICS = {"largest_lr": "optimizer.lr"}  # claim metrics read off a sweep of this key, not off the runs
+
+
+def resolve_claims(path, experiments, later=(), swept=None) -> tuple[list[dict], list[dict]]:
     """Validate the claims file against its schema and the experiments; return (claims, left out).
 
     `experiments` are the ids that will have runs; `later` names experiments a switched-off step would
@@ -119,7 +122,8 @@ def resolve_claims(path, experiments, later=()) -> tuple[list[dict], list[dict]]
     design, section, claim (a variant's default to its lead's), treatment and control as lists (one id, or
     [a, b] for a - b), factor, matched, budget (None: the shorter experiment's epochs), target, metrics as
     [{name, expect, min_effect, margin, reason}] in file order, and the primary metric's name (the one metric
-    of a claim with one), which has a margin of relevance and its reason.
+    of a claim with one), which has a margin of relevance and its reason. `swept`: {experiment: [keys its sweeps
+    vary]}; a claim on a metric read off a sweep (largest_lr) whose experiments have no such sweep is left out.
     """
     doc = read_yaml(path)
     validate(doc, path, parse_yaml(CLAIMS_SCHEMA_PATH.read_text()))
@@ -130,6 +134,10 @@ def resolve_claims(path, experiments, later=()) -> tuple[list[dict], list[dict]]
         sides, missing = _sides(path, claim_id, entry, known, later)
         metrics = [_claim_metric(path, f"claims.{claim_id}.metrics.{name}", name, m)
                    for name, m in entry["metrics"].items()]
+        if any(m["name"] in SWEPT_METRICS for m in metrics) and len(metrics) > 1:
+            raise ConfigError(path, f"claims.{claim_id}.metrics",
+                              "largest_lr is read off the experiments' learning-rate sweeps, not their runs: it is a "
+                              "claim's only metric")
         primary = entry.get("primary", metrics[0]["name"] if len(metrics) == 1 else None)
         if primary not in entry["metrics"]:
             raise ConfigError(path, f"claims.{claim_id}.primary",
@@ -155,8 +163,13 @@ def resolve_claims(path, experiments, later=()) -> tuple[list[dict], list[dict]]
                  "factor": list(entry["factor"]), "matched": list(entry.get("matched", [])),
                  "budget": entry.get("budget"),
                  "target": float(entry.get("target", target)), "metrics": metrics, "primary": primary}
+        unswept = [exp for m in metrics if m["name"] in SWEPT_METRICS for exp in sides["treatment"] + sides["control"]
+                   if SWEPT_METRICS[m["name"]] not in (swept or {}).get(exp, [])]
         if missing:
             left_out.append({**claim, "reason": f"{missing!r} is made by a step that is switched off"})
+        elif unswept:
+            left_out.append({**claim, "reason": f"it reads a sweep of {SWEPT_METRICS[primary]} of {unswept[0]!r}, and "
+                                                "the sweeps file has none (or is switched off)"})
         else:
             claims.append(claim)
     return claims, left_out
