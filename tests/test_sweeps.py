@@ -114,7 +114,8 @@ def test_default_sweeps_resolve(lesson):
                                                  "xavier", "batchnorm"]
     for sweep in sweeps:  # five values with the experiment's own; tuning seeds apart from its seeds 0-9
         assert sweep["lesson_value"] in sweep["values"] and len(sweep["values"]) == 5
-        assert sweep["tuning_seeds"] == [10, 11, 12, 13, 14] and sweep["spec"]["seeds"] == 10
+        assert sweep["tuning_seeds"] == list(range(10, 10 + sweep["seeds"])) and sweep["spec"]["seeds"] == 10
+    assert [s["seeds"] for s in sweeps] == [5] * 6 + [15, 15]  # the largest_lr claim needs more (sweeps.yaml)
 
 
 def assert_same_sweep(a, b):

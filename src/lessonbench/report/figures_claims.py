@@ -64,6 +64,34 @@ def plot_claim(rows: pd.DataFrame, history: pd.DataFrame, palette: dict):
     return fig
 
 
+def plot_claim_lr(rows: pd.DataFrame, points: pd.DataFrame, palette: dict):
+    """A largest_lr claim: final validation accuracy against the swept learning rate, every tuning seed a thin line
+    and their mean a thick one, for both experiments, with the target the claim reads the largest rate at."""
+    first = rows.iloc[0]
+    with plt.rc_context({"font.size": FONT, "axes.titlesize": FONT + 1, "legend.fontsize": FONT - 0.5}):
+        fig, ax = plt.subplots(figsize=(WIDTH, 2.5))
+        for exp in claim_experiments(first):
+            sweep = points[(points["experiment"] == exp) & (points["key"] == "optimizer.lr")]
+            role = "treatment" if exp in first["treatment"].split(" - ") else "control"
+            style = "-" if role == "treatment" else "--"
+            for _, seed in sweep.groupby("seed"):
+                seed = seed.sort_values("value")
+                ax.plot(seed["value"], 100 * seed["final_val_accuracy"], style, color=palette[exp], alpha=0.25,
+                        linewidth=0.6)
+            mean = sweep.groupby("value")["final_val_accuracy"].mean() * 100
+            ax.plot(mean.index, mean.to_numpy(), style, marker="o", ms=3, color=palette[exp], linewidth=1.5,
+                    label=f"{exp} ({role}), mean of {sweep['seed'].nunique()} tuning seeds")
+        ax.axhline(100 * first["target"], color="black", linestyle="-.", linewidth=0.8,
+                   label=f"target {100 * first['target']:.0f}%")
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("final validation accuracy (%)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="lower left", frameon=True)
+        fig.tight_layout()
+    return fig
+
+
 def draw_claims_step(args) -> None:
     tables = Path(args.tables)
     claims = pd.read_parquet(tables / "claims.parquet")
@@ -73,8 +101,11 @@ def draw_claims_step(args) -> None:
     for path in args.figures:  # results/figures/claims/CLAIM_ID.png
         rows = claims.loc[claims["claim_id"] == Path(path).stem, CLAIM_COLUMNS].reset_index(drop=True)
         experiments = claim_experiments(rows.iloc[0])
-        drawn(path, plot_claim, rows, of_experiments(history, experiments),
-              {exp: palette[exp] for exp in experiments if exp in palette})
+        mine = {exp: palette[exp] for exp in experiments if exp in palette}
+        if rows["metric"].iloc[0] == "largest_lr":  # read off the sweeps: drawn from their points
+            drawn(path, plot_claim_lr, rows, pd.read_parquet(tables / "sweep_points.parquet"), mine)
+        else:
+            drawn(path, plot_claim, rows, of_experiments(history, experiments), mine)
     log(f"{len(args.figures)} claim figures written")
 
 
