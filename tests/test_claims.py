@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from lessonbench.analysis.claim_metrics import seed_metrics
-from lessonbench.analysis.claims import CONTRADICTED, NO_EFFECT, OPEN, SUPPORTED, check_claims, decide, lesson_verdicts
+from lessonbench.analysis.claims import CONTRADICTED, NO_EFFECT, OPEN, SUPPORTED, check_claims, decide
 from lessonbench.analysis.factors import confounders
 from lessonbench.spec.config import spec_diff, with_values
 from lessonbench.spec.files import ConfigError
@@ -197,9 +197,11 @@ def test_variants_are_counted_once_by_their_lead(lesson):
     claims = [claim("better", "ctrl", margin=1.0), claim("worse", "ctrl", margin=1.0, lead="better_vs_ctrl")]
     table, _ = check(claims, specs, runs, history)
     assert table["verdict"].tolist() == [SUPPORTED, CONTRADICTED]
-    lessons = lesson_verdicts(table)
-    assert lessons["claim_id"].tolist() == ["better_vs_ctrl"] and lessons["n_variants"].tolist() == [2]
-    assert lessons["verdict"].tolist() == [SUPPORTED]
+    from lessonbench.report.claims_page import claims_context
+
+    lessons = claims_context(table, pd.DataFrame(), {})["groups"]
+    assert [g["id"] for g in lessons] == ["better_vs_ctrl"] and [1 + len(g["variants"]) for g in lessons] == [2]
+    assert [g["primary"]["verdict"] for g in lessons] == [SUPPORTED]
 
 
 def test_censored_seeds_count_as_the_budget_plus_one(lesson):

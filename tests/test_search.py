@@ -89,9 +89,10 @@ def test_a_trial_is_the_experiment_with_those_values(settings, tensors, float64)
     dropout give, in float64 (the mathematics: lr * step and the L2 term round differently from torch's fused update).
 
     Without BatchNorm: a bias before BatchNorm has zero gradient in exact arithmetic, so its gradient is rounding
-    noise plus the L2 term, which Adam's division by eps turns into steps of any size (measured: 3e-4 after two
-    epochs in float64); the running means carry that to the validation loss (4e-6). The function the rest of the
-    suite checks with BatchNorm is the same per-row step (test_trials_trained_together_are_the_trials_trained_alone).
+    noise plus the L2 term, which Adam's division by eps turns into steps of any size, even in float64; the running
+    means carry that to the validation loss. Without it, 1e-9 is float64 rounding with room to spare. The function
+    the rest of the suite checks with BatchNorm is the same per-row step
+    (test_trials_trained_together_are_the_trials_trained_alone).
     """
     small, base = settings
     values = {"optimizer.lr": 0.004, "optimizer.weight_decay": 1e-4, "model.dropout": 0.3, "model.batchnorm": False}

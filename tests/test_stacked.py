@@ -108,10 +108,10 @@ def train_reference(spec: dict, seed: int, data: dict) -> list[dict]:
 
 # Tolerance of (b), in float64 (the mathematics, not one CPU's float32 rounding): products batched as bmm, the fused
 # optimizer update and BatchNorm's eval formula round differently from addmm, torch's per-operation update and
-# torch's kernel. Measured on an AVX2 AMD EPYC over 3 epochs on 200 samples: relative loss differences of 2e-16 to
-# 4e-15, 2.4e-13 for lesson_best (BatchNorm's eval formula) and 6.4e-12 for sgd_uniform (lr=1 on saturated sigmoids is
-# chaotic: it multiplies a difference ~100x an epoch); accuracies identical. 1e-9 leaves a hundredfold for another
-# CPU; a wrong update or formula is off by far more.
+# torch's kernel. The amplification is the mathematics' (sgd_uniform, lr=1 on saturated sigmoids, is chaotic: ~100x a
+# difference an epoch), the same on every CPU; a CPU changes only the order of float64 sums, moving their rounding by
+# at most the sum's length (<= ~100 terms): 6.4e-12 on one CPU (sgd_uniform, 3 epochs) is at most ~1e-9 on any, the
+# tolerance; accuracies equal. A wrong update or formula is off by far more.
 LOSS_RTOL64 = 1e-9
 
 
@@ -189,7 +189,7 @@ def test_seed_model_is_the_lessons_sequential(lesson, float64):
     x = torch.randn(16, 64, generator=torch.Generator().manual_seed(2))
     stack.eval()
     plain = stack.seed_model(2).eval()
-    torch.testing.assert_close(stack(x)[2], plain(x), rtol=1e-12, atol=1e-12)  # float64: measured 1e-16
+    torch.testing.assert_close(stack(x)[2], plain(x), rtol=1e-12, atol=1e-12)  # float64: 3 layers of sums
     assert stack.parameters_per_seed() == sum(p.numel() for p in plain.parameters())
 
 

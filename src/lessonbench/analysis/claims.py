@@ -126,19 +126,6 @@ def decide(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def lesson_verdicts(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per lesson claim: its lead variant's primary row (the first of its variants in the file that has
-    runs), with how many variants it has and their verdicts in file order."""
-    primary = table[table["primary"]]
-    rows = []
-    for lesson_claim, variants in primary.groupby("lesson_claim", sort=False):
-        lead = variants[variants["claim_id"] == lesson_claim]
-        lead = lead if len(lead) else variants.iloc[:1]
-        rows.append({**lead.iloc[0].to_dict(), "n_variants": len(variants),
-                     "variant_verdicts": "; ".join(f"{r.claim_id}: {r.verdict}" for r in variants.itertuples())})
-    return pd.DataFrame(rows)
-
-
 def side_summary(metrics: dict, ids: list[str], name: str) -> dict:
     """The mean of one side's metric (one experiment only) and, for times, how many seeds reached the target."""
     if len(ids) != 1:

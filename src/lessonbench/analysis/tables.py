@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lessonbench import fileio
+from lessonbench.analysis.claim_metrics import chance
 from lessonbench.analysis.stats import mean_interval, two_way_each
 from lessonbench.analysis.testset import right_wrong
 from lessonbench.fileio import log
@@ -28,13 +29,12 @@ def right_wrong_ok(runs: pd.DataFrame, probs: pd.DataFrame) -> np.ndarray:
     return right_wrong(probs, runs["experiment"].iloc[0], ok["seed"]).to_numpy()
 
 
-def learned_nothing(runs: pd.DataFrame, classes: int) -> pd.Series:
+def learned_nothing(runs: pd.DataFrame, at_chance: float) -> pd.Series:
     """Per seed, whether it trained without diverging yet learned nothing: its final training loss within 2% of
-    ln(classes) (a uniform guess's loss), or its final validation accuracy below 1.5 times chance (1 / classes)."""
+    ln(1 / at_chance) (a uniform guess's loss), or its final validation accuracy below 1.5 times chance."""
     ok = runs["diverged_epoch"].isna()
-    stalled = runs["final_train_loss"] >= 0.98 * math.log(classes)
-    at_chance = runs["final_val_accuracy"] < 1.5 / classes
-    return ok & (stalled | at_chance)
+    stalled = runs["final_train_loss"] >= 0.98 * -math.log(at_chance)
+    return ok & (stalled | (runs["final_val_accuracy"] < 1.5 * at_chance))
 
 
 def leaderboard_row(runs: pd.DataFrame, probs: pd.DataFrame, test: dict | None = None) -> dict:
@@ -45,12 +45,11 @@ def leaderboard_row(runs: pd.DataFrame, probs: pd.DataFrame, test: dict | None =
     ok = runs[runs["diverged_epoch"].isna()]
     test = test or two_way_each([right_wrong_ok(runs, probs)], bounds=ACCURACY)[0]
     low, high = test["low"], test["high"]
-    classes = sum(column.startswith("prob_") for column in probs.columns)
     return {
         "n_seeds": len(runs),
         "n_diverged": int(runs["diverged_epoch"].notna().sum()),
         "divergence_rate": float(runs["diverged_epoch"].notna().mean()),
-        "n_learned_nothing": int(learned_nothing(runs, classes).sum()),
+        "n_learned_nothing": int(learned_nothing(runs, chance(probs)).sum()),
         "test_accuracy_mean": ok["final_test_accuracy"].mean(),
         "test_accuracy_ci_low": low,
         "test_accuracy_ci_high": high,

@@ -184,20 +184,24 @@ def feature_names(frame: pd.DataFrame) -> list[str]:
 
 
 def fit_scaler(frame: pd.DataFrame, scaler_fit: str) -> dict:
-    """Per-feature mean and scale of StandardScaler fitted on the training part, or on all samples; `none`: the
-    features as they are (mean 0, scale 1)."""
-    from sklearn.preprocessing import StandardScaler
-
+    """Per-feature shift and scale (a feature becomes (x - mean) / scale): StandardScaler's fitted on the training
+    part (`train`) or on all samples (`all`); MinMaxScaler's on the training part (`minmax`: each feature's training
+    range to [0, 1]); `none`: the features as they are (mean 0, scale 1)."""
     names = feature_names(frame)
-    if scaler_fit == "none":
+    if scaler_fit == "none":  # no sklearn import: a training job of raw features does without it (~1 s)
         return {"fit_on": "none", "n_samples": 0, "mean": [0.0] * len(names), "scale": [1.0] * len(names)}
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
     rows = frame if scaler_fit == "all" else frame[frame["split"] == "train"]
+    if scaler_fit == "minmax":
+        scaler = MinMaxScaler().fit(rows[names].to_numpy())  # scale_ = 1 / range, a constant feature's 1
+        return {"fit_on": "train (min-max)", "n_samples": len(rows), "mean": scaler.data_min_.tolist(),
+                "scale": (1 / scaler.scale_).tolist()}
     scaler = StandardScaler().fit(rows[names].to_numpy())
     return {"fit_on": scaler_fit, "n_samples": len(rows),
             "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()}
 
 
-SCALINGS = ("standardise", "minmax", "none")  # an experiment's `preprocess.scaling`
 SUBSET_SEED = 0  # the one fixed order of the training part a `preprocess.train_size` takes its first rows from
 
 
@@ -221,15 +225,7 @@ def preprocess(frame: pd.DataFrame, scaler: dict, settings: dict | None) -> tupl
         dropped = train[np.sort(order[size:])]
         frame = frame.drop(index=frame.index[dropped]).reset_index(drop=True)
     scaling = settings.get("scaling", "standardise")
-    names = feature_names(frame)
-    if scaling == "none":
-        scaler = {"fit_on": "none", "n_samples": 0, "mean": [0.0] * len(names), "scale": [1.0] * len(names)}
-    elif scaling == "minmax":
-        rows = frame.loc[frame["split"] == "train", names].to_numpy(dtype=float)
-        low, span = rows.min(axis=0), np.ptp(rows, axis=0)
-        scaler = {"fit_on": "train (min-max)", "n_samples": len(rows), "mean": low.tolist(),
-                  "scale": np.where(span > 0, span, 1.0).tolist()}
-    return frame, scaler
+    return frame, (scaler if scaling == "standardise" else fit_scaler(frame, scaling))
 
 
 def read_scaler(path) -> dict:

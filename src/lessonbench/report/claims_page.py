@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -202,8 +203,6 @@ def console_summary(path, report="results/report/report.pdf") -> str:
     """The headline and one line per lesson claim (its verdict, and its variants' after it), for the console at
     the end of a build, naming the report by its full path (a lesson folder builds in its own folder); '' where the
     run checked no claims (no claims table)."""
-    from pathlib import Path
-
     if not Path(path).exists():
         return ""
     claims = pd.read_parquet(path)
